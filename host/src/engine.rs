@@ -1,0 +1,169 @@
+//! The Wasmtime engine: component model, pooling allocator with explicit
+//! sizes, epoch interruption driven by one ticker thread per engine, optional
+//! fuel, Cranelift.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use crate::error::{Error, Result};
+
+/// How the engine is built. The defaults suit a multi-tenant server on a
+/// 64-bit host; every size is explicit so capacity is predictable.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Meter fuel. Costs ~10 % of guest speed and changes compiled code, so
+    /// it is an engine property (and part of the cache key), not per call.
+    pub fuel: bool,
+    /// Period of the epoch ticker: the resolution of timeouts.
+    pub epoch_tick: Duration,
+    /// Use the pooling allocator (fast, copy-on-write instantiation). Turn off
+    /// only for tools that create one instance and exit.
+    pub pooling: bool,
+    /// Component instances alive at once (pool slots).
+    pub max_instances: u32,
+    /// Largest linear memory a single memory may reach (pool slot size).
+    /// Per-call memory limits sit below this.
+    pub max_memory_size: usize,
+    /// Largest table (elements) in the pool.
+    pub max_table_elements: usize,
+    /// Core instances one component may hold (wit-component adapters and
+    /// componentize-py components have many).
+    pub max_core_instances_per_component: u32,
+    /// Guest stack size (a deep recursion traps with "call stack exhausted").
+    pub max_wasm_stack: usize,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            fuel: false,
+            epoch_tick: Duration::from_millis(5),
+            pooling: true,
+            max_instances: 256,
+            max_memory_size: 1 << 30,
+            max_table_elements: 100_000,
+            max_core_instances_per_component: 64,
+            max_wasm_stack: 1 << 20,
+        }
+    }
+}
+
+/// A Wasmtime engine plus its epoch ticker. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct WardenEngine {
+    pub(crate) engine: Engine,
+    pub(crate) options: Arc<EngineOptions>,
+    pub(crate) fingerprint: Arc<str>,
+    _ticker: Arc<Ticker>,
+}
+
+#[derive(Debug)]
+struct Ticker {
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+impl WardenEngine {
+    /// Build an engine and start its epoch ticker.
+    pub fn new(options: EngineOptions) -> Result<Self> {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        config.epoch_interruption(true);
+        config.consume_fuel(options.fuel);
+        config.max_wasm_stack(options.max_wasm_stack);
+        // Fiber stacks must hold the guest stack plus host frames.
+        config.async_stack_size(options.max_wasm_stack + (1 << 20));
+        config.wasm_backtrace_max_frames(std::num::NonZeroUsize::new(32));
+        if options.pooling {
+            let n = options.max_instances;
+            let mut pool = PoolingAllocationConfig::new();
+            pool.total_component_instances(n)
+                .total_core_instances(n * 8)
+                .total_memories(n * 2)
+                .total_tables(n * 4)
+                .total_stacks(n)
+                .max_core_instances_per_component(options.max_core_instances_per_component)
+                .max_memories_per_component(16)
+                .max_tables_per_component(32)
+                .max_memory_size(options.max_memory_size)
+                .table_elements(options.max_table_elements)
+                // Keep a few warm slots so a fresh instance reuses a recent slot.
+                .max_unused_warm_slots(16);
+            config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        }
+        let engine = Engine::new(&config).map_err(|e| Error::internal(format!("engine: {e}")))?;
+
+        let fingerprint = {
+            let mut h = HashWriter(blake3::Hasher::new());
+            std::hash::Hash::hash(&engine.precompile_compatibility_hash(), &mut h);
+            h.0.update(b"warden-cache-v1");
+            h.0.update(env!("CARGO_PKG_VERSION").as_bytes());
+            h.0.finalize().to_hex()[..16].to_string()
+        };
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let weak = engine.weak();
+        let tick = options.epoch_tick;
+        let stop2 = stop.clone();
+        std::thread::Builder::new()
+            .name("warden-epoch".into())
+            .spawn(move || {
+                while !stop2.load(Ordering::Relaxed) {
+                    std::thread::sleep(tick);
+                    match weak.upgrade() {
+                        Some(e) => e.increment_epoch(),
+                        None => break,
+                    }
+                }
+            })
+            .map_err(|e| Error::io("spawning the epoch ticker", e))?;
+
+        Ok(WardenEngine {
+            engine,
+            options: Arc::new(options),
+            fingerprint: fingerprint.into(),
+            _ticker: Arc::new(Ticker { stop }),
+        })
+    }
+
+    /// The underlying Wasmtime engine.
+    pub fn wasmtime(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The options it was built with.
+    pub fn options(&self) -> &EngineOptions {
+        &self.options
+    }
+
+    /// Identifies the compiled-code format: a `.cwasm` only loads into an
+    /// engine with the same fingerprint.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// Epoch ticks that cover `timeout` (at least one).
+    pub(crate) fn ticks_for(&self, timeout: Duration) -> u64 {
+        let tick = self.options.epoch_tick.as_nanos().max(1);
+        (timeout.as_nanos().div_ceil(tick) as u64).max(1)
+    }
+}
+
+struct HashWriter(blake3::Hasher);
+
+impl std::hash::Hasher for HashWriter {
+    fn finish(&self) -> u64 {
+        0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+}

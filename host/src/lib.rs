@@ -1,0 +1,79 @@
+//! # warden-host
+//!
+//! An embeddable, capability-enforcing host for WebAssembly components on
+//! Wasmtime. Plugins target one shared WIT world (`warden:plugin/plugin`,
+//! vendored in `wit/`): they import capabilities (`log`, `kv`, `host`,
+//! `events`, and WASI's files, environment, HTTP and sockets) and export
+//! `run(input) -> result<string, string>`. Every capability is denied unless
+//! the [`Policy`] grants it, and every resource has a hard [`Limits`] stop
+//! with its own typed [`Error`] code.
+//!
+//! The path of a call: bytes → [`Component`](wasmtime::component::Component)
+//! (a `.cwasm` cache hit deserializes in well under a millisecond) →
+//! `InstancePre` (once per plugin) → [`Plugin::prepare`] checks the imports
+//! against the grants (once per policy) → per call a fresh `Store` with the
+//! limits and the granted capability contexts, an instance from the pooling
+//! allocator, the call, a [`Receipt`] → drop.
+//!
+//! ```no_run
+//! use warden_host::{Capability, Grants, Host, Limits, Policy};
+//!
+//! # async fn example() -> Result<(), warden_host::Error> {
+//! let host = Host::builder()
+//!     .cache_dir("/tmp/warden-cache")
+//!     .host_fn("add", |call| async move {
+//!         let a = call.args["a"].as_i64().unwrap_or(0);
+//!         let b = call.args["b"].as_i64().unwrap_or(0);
+//!         Ok(serde_json::json!(a + b))
+//!     })
+//!     .build()?;
+//! let plugin = host.load_file("hello.wasm")?;
+//! let policy = Policy::deny_all()
+//!     .with_grants(Grants::none().allow(Capability::Log)?.allow_host_fns(["add"]))
+//!     .with_limits(Limits { timeout: std::time::Duration::from_millis(500), ..Limits::default() });
+//! let prepared = plugin.prepare(policy)?; // CAPABILITY_DENIED here if it imports more
+//! let outcome = prepared.run(r#"{"name":"warden"}"#).await;
+//! println!("{}", serde_json::to_string(&outcome.receipt).unwrap());
+//! println!("{}", outcome.into_result()?.output);
+//! # Ok(()) }
+//! ```
+//!
+//! A runnable version of this example, against a guest the test build
+//! compiles, is `examples/embed.rs` in the repository (`cargo run --release
+//! --example embed`).
+//!
+//! ## Errors
+//! [`Error::code`] gives a stable [`ErrorCode`]: `NOT_WASM`,
+//! `NOT_A_COMPONENT`, `COMPILE`, `MISSING_EXPORT`, `INVALID_INPUT`,
+//! `INPUT_TOO_LARGE`, `CAPABILITY_DENIED`, `TIMEOUT`, `MEMORY_LIMIT`,
+//! `TABLE_LIMIT`, `FUEL_EXHAUSTED`, `HOST_CALL_LIMIT`, `OUTPUT_TOO_LARGE`,
+//! `TRAP`, `GUEST_ERROR`, `SERIALIZATION`, `IO`, `INTERNAL`.
+
+mod bindings;
+mod cache;
+pub mod capabilities;
+mod engine;
+mod error;
+mod host;
+mod limits;
+mod plugin;
+pub mod policy;
+mod receipt;
+mod state;
+pub mod values;
+
+pub use cache::{CacheStatus, default_cache_dir};
+pub use capabilities::events::{Event, EventSink, MemoryEventSink, TracingEventSink};
+pub use capabilities::host_call::{HostCall, HostFn, HostFuture};
+pub use capabilities::kv::{FileKv, KvBackend, KvError, MemoryKv};
+pub use engine::{EngineOptions, WardenEngine};
+pub use error::{Error, ErrorCode, Result};
+pub use host::{Host, HostBuilder, SourceKind};
+pub use limits::Limits;
+pub use plugin::{ExportFunc, Invoked, Outcome, Plugin, PluginKind, Prepared, RunOutput};
+pub use policy::{Capability, DirGrant, EnvGrant, Grants, HostFnGrant, KvGrant, Pattern, Policy, TrustLevel};
+pub use receipt::{HostCalls, LogLine, Receipt};
+pub use state::CallState;
+
+/// The WIT of the shared world, for `warden inspect` and tooling.
+pub const PLUGIN_WIT: &str = include_str!("../../wit/plugin.wit");

@@ -1,0 +1,615 @@
+//! What a plugin may touch: [`Grants`] (deny by default), [`Limits`], and the
+//! [`TrustLevel`] presets that bundle both.
+//!
+//! Enforcement happens in two places, both driven by the same grants:
+//! 1. **At link time** ([`check_imports`]): a component that imports a
+//!    capability interface the grants do not cover is refused with
+//!    `CAPABILITY_DENIED` naming the import, before any guest code runs.
+//! 2. **At call time**: the first statement of every host function checks the
+//!    grant for the specific resource (kv namespace, host function name, event
+//!    topic, HTTP host, socket address, directory) and returns the WIT error
+//!    value `denied(..)` the guest can handle.
+//!
+//! Always granted, by design: `wasi:clocks` (wall and monotonic) and
+//! `wasi:random`, because Rust's and Python's standard libraries import them
+//! on start-up and they reach nothing outside the sandbox. `wasi:cli`,
+//! `wasi:io` and `wasi:filesystem` are always *linked* (every Rust std guest
+//! imports them) but hold nothing unless granted: no environment variables, no
+//! preopened directories, stdin empty, stdout/stderr captured under the output
+//! cap. `wasi:sockets` is linked the same way (std's networking imports it);
+//! every address is refused unless a socket grant allows it, and DNS lookups
+//! are off.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::limits::Limits;
+
+/// The capabilities warden can grant. Each is one WIT interface (or WASI
+/// family) and one module under `capabilities/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Capability {
+    /// `warden:plugin/log`.
+    Log,
+    /// `warden:plugin/kv`.
+    Kv,
+    /// `warden:plugin/host`: callbacks into embedder functions.
+    Host,
+    /// `warden:plugin/events`.
+    Events,
+    /// `wasi:http/outgoing-handler`.
+    Http,
+    /// `wasi:sockets` connections and binds.
+    Sockets,
+    /// Preopened directories through `wasi:filesystem`.
+    Filesystem,
+    /// Environment variables through `wasi:cli/environment`.
+    Env,
+}
+
+impl Capability {
+    /// Every capability, for listings.
+    pub const ALL: [Capability; 8] = [
+        Capability::Log,
+        Capability::Kv,
+        Capability::Host,
+        Capability::Events,
+        Capability::Http,
+        Capability::Sockets,
+        Capability::Filesystem,
+        Capability::Env,
+    ];
+
+    /// The name used on the command line and in errors.
+    pub fn name(self) -> &'static str {
+        match self {
+            Capability::Log => "log",
+            Capability::Kv => "kv",
+            Capability::Host => "host",
+            Capability::Events => "events",
+            Capability::Http => "http",
+            Capability::Sockets => "sockets",
+            Capability::Filesystem => "filesystem",
+            Capability::Env => "env",
+        }
+    }
+}
+
+impl std::fmt::Display for Capability {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Capability {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        Capability::ALL
+            .into_iter()
+            .find(|c| c.name() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown capability `{s}` (known: {})",
+                    Capability::ALL.map(|c| c.name()).join(", ")
+                )
+            })
+    }
+}
+
+/// A directory made visible to the guest.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct DirGrant {
+    /// The directory on the host.
+    pub host: PathBuf,
+    /// Where the guest sees it (e.g. `.` or `/data`).
+    pub guest: String,
+    /// Read-write when true, read-only otherwise.
+    pub writable: bool,
+}
+
+impl DirGrant {
+    pub(crate) fn perms(&self) -> wasmtime_wasi::FsPerms {
+        if self.writable {
+            wasmtime_wasi::FsPerms::ReadWrite
+        } else {
+            wasmtime_wasi::FsPerms::ReadOnly
+        }
+    }
+}
+
+/// An environment variable made visible to the guest.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct EnvGrant {
+    /// The variable's name.
+    pub name: String,
+    /// A fixed value, or `None` to pass the host's value (if the host has it set).
+    pub value: Option<String>,
+}
+
+/// Key-value grant.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct KvGrant {
+    /// The namespace; `None` means the plugin's own name.
+    pub namespace: Option<String>,
+    /// The most bytes (keys plus values) the namespace may hold.
+    pub quota_bytes: u64,
+}
+
+impl Default for KvGrant {
+    fn default() -> Self {
+        KvGrant {
+            namespace: None,
+            quota_bytes: 1 << 20,
+        }
+    }
+}
+
+/// A name pattern: exact (`api.example.com`, `fetch`), a `*.`-prefixed domain
+/// wildcard (`*.example.com` matches `a.example.com`, not `example.com`), a
+/// trailing `*` prefix wildcard (`metrics.*`), or `*` for everything.
+/// For hosts an optional `:port` (or `:*`) restricts the port; without one any
+/// port matches.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Pattern(pub String);
+
+impl Pattern {
+    /// Does `name` match this pattern?
+    pub fn matches(&self, name: &str) -> bool {
+        let p = self.0.as_str();
+        if p == "*" || p == name {
+            return true;
+        }
+        if let Some(suffix) = p.strip_prefix("*.") {
+            return name.len() > suffix.len() + 1
+                && name.ends_with(suffix)
+                && name.as_bytes()[name.len() - suffix.len() - 1] == b'.';
+        }
+        if let Some(prefix) = p.strip_suffix('*') {
+            return name.starts_with(prefix);
+        }
+        false
+    }
+
+    /// Does `host` with `port` match this pattern, read as `host[:port]`?
+    pub fn matches_host(&self, host: &str, port: u16) -> bool {
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let (hp, pp) = split_host_port(&self.0);
+        let host_ok = Pattern(hp.to_ascii_lowercase()).matches(&host.to_ascii_lowercase());
+        let port_ok = match pp {
+            None | Some("*") => true,
+            Some(p) => p.parse::<u16>().ok() == Some(port),
+        };
+        host_ok && port_ok
+    }
+}
+
+fn split_host_port(s: &str) -> (&str, Option<&str>) {
+    if let Some(rest) = s.strip_prefix('[') {
+        // [v6]:port
+        if let Some((h, tail)) = rest.split_once(']') {
+            return (h, tail.strip_prefix(':'));
+        }
+    }
+    match s.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') => (h, Some(p)),
+        _ => (s, None),
+    }
+}
+
+/// Which embedder functions a guest may call through `warden:plugin/host`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HostFnGrant {
+    /// None (the capability is not granted).
+    #[default]
+    None,
+    /// Every function the embedder registered.
+    All,
+    /// Only these names.
+    Only(BTreeSet<String>),
+}
+
+/// What a plugin is granted. [`Grants::default`] grants nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Grants {
+    /// `warden:plugin/log`.
+    pub log: bool,
+    /// `warden:plugin/kv`.
+    pub kv: Option<KvGrant>,
+    /// `warden:plugin/host`.
+    pub host_fns: HostFnGrant,
+    /// `warden:plugin/events`: topics the guest may emit on.
+    pub event_topics: Vec<Pattern>,
+    /// `wasi:http/outgoing-handler`: hosts the guest may send requests to.
+    pub http_hosts: Vec<Pattern>,
+    /// `wasi:sockets`: addresses (`ip:port`, `ip:*`) the guest may connect to or bind.
+    pub socket_addrs: Vec<Pattern>,
+    /// Preopened directories.
+    pub dirs: Vec<DirGrant>,
+    /// Environment variables.
+    pub env: Vec<EnvGrant>,
+}
+
+impl Grants {
+    /// Grants nothing (the default).
+    pub fn none() -> Self {
+        Grants::default()
+    }
+
+    /// Is this capability granted at all?
+    pub fn has(&self, cap: Capability) -> bool {
+        match cap {
+            Capability::Log => self.log,
+            Capability::Kv => self.kv.is_some(),
+            Capability::Host => self.host_fns != HostFnGrant::None,
+            Capability::Events => !self.event_topics.is_empty(),
+            Capability::Http => !self.http_hosts.is_empty(),
+            Capability::Sockets => !self.socket_addrs.is_empty(),
+            Capability::Filesystem => !self.dirs.is_empty(),
+            Capability::Env => !self.env.is_empty(),
+        }
+    }
+
+    /// Grant a capability with its broadest default scope: `log`; `kv` with the
+    /// plugin's own namespace and a 1 MiB quota; `host` every registered
+    /// function; `events` every topic. `http`, `sockets`, `filesystem` and
+    /// `env` need a scope (hosts, addresses, directories, names): use the
+    /// dedicated builders, e.g. [`Grants::allow_http`].
+    pub fn allow(mut self, cap: Capability) -> Result<Self> {
+        match cap {
+            Capability::Log => self.log = true,
+            Capability::Kv => {
+                self.kv.get_or_insert_with(KvGrant::default);
+            }
+            Capability::Host => self.host_fns = HostFnGrant::All,
+            Capability::Events => self.event_topics.push(Pattern("*".into())),
+            Capability::Http | Capability::Sockets | Capability::Filesystem | Capability::Env => {
+                return Err(Error::InvalidInput {
+                    plugin: String::new(),
+                    reason: format!(
+                        "capability `{cap}` needs a scope: grant hosts, addresses, directories or names"
+                    ),
+                });
+            }
+        }
+        Ok(self)
+    }
+
+    /// Allow outbound HTTP to hosts matching `pattern` (see [`Pattern`]).
+    pub fn allow_http(mut self, pattern: impl Into<String>) -> Self {
+        self.http_hosts.push(Pattern(pattern.into()));
+        self
+    }
+
+    /// Allow socket connections/binds to addresses matching `pattern` (`127.0.0.1:8080`, `127.0.0.1:*`).
+    pub fn allow_socket(mut self, pattern: impl Into<String>) -> Self {
+        self.socket_addrs.push(Pattern(pattern.into()));
+        self
+    }
+
+    /// Preopen a host directory as `guest` path.
+    pub fn allow_dir(
+        mut self,
+        host: impl Into<PathBuf>,
+        guest: impl Into<String>,
+        writable: bool,
+    ) -> Self {
+        self.dirs.push(DirGrant {
+            host: host.into(),
+            guest: guest.into(),
+            writable,
+        });
+        self
+    }
+
+    /// Pass the host's environment variable `name` through.
+    pub fn allow_env(mut self, name: impl Into<String>) -> Self {
+        self.env.push(EnvGrant {
+            name: name.into(),
+            value: None,
+        });
+        self
+    }
+
+    /// Set environment variable `name` to `value` in the guest.
+    pub fn set_env(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.push(EnvGrant {
+            name: name.into(),
+            value: Some(value.into()),
+        });
+        self
+    }
+
+    /// Use `grant` for kv.
+    pub fn with_kv(mut self, grant: KvGrant) -> Self {
+        self.kv = Some(grant);
+        self
+    }
+
+    /// Allow only these embedder functions.
+    pub fn allow_host_fns<I: IntoIterator<Item = S>, S: Into<String>>(mut self, names: I) -> Self {
+        let mut set = match std::mem::take(&mut self.host_fns) {
+            HostFnGrant::Only(s) => s,
+            _ => BTreeSet::new(),
+        };
+        set.extend(names.into_iter().map(Into::into));
+        self.host_fns = HostFnGrant::Only(set);
+        self
+    }
+
+    /// Allow events on topics matching `pattern`.
+    pub fn allow_events(mut self, pattern: impl Into<String>) -> Self {
+        self.event_topics.push(Pattern(pattern.into()));
+        self
+    }
+
+    /// The capabilities granted, for display.
+    pub fn granted(&self) -> Vec<Capability> {
+        Capability::ALL
+            .into_iter()
+            .filter(|c| self.has(*c))
+            .collect()
+    }
+
+    pub(crate) fn host_fn_allowed(&self, name: &str) -> bool {
+        match &self.host_fns {
+            HostFnGrant::None => false,
+            HostFnGrant::All => true,
+            HostFnGrant::Only(set) => set.contains(name),
+        }
+    }
+}
+
+/// Named presets of grants and limits.
+///
+/// | level  | grants                                   | timeout | memory  | host calls | in/out  |
+/// |--------|------------------------------------------|---------|---------|------------|---------|
+/// | low    | log                                      | 1 s     | 32 MiB  | 1 000      | 64 KiB  |
+/// | medium | log, kv (1 MiB), events (any topic)      | 5 s     | 64 MiB  | 10 000     | 1 MiB   |
+/// | high   | medium + every host function, kv 16 MiB | 30 s    | 256 MiB | 100 000    | 16 MiB  |
+///
+/// No level grants files, environment variables, HTTP or sockets: those
+/// always need an explicit scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TrustLevel {
+    /// Untrusted code: log only, tight limits.
+    Low,
+    /// The default: state and events, moderate limits.
+    Medium,
+    /// Code you wrote: every embedder function, generous limits.
+    High,
+}
+
+impl std::str::FromStr for TrustLevel {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "low" => Ok(TrustLevel::Low),
+            "medium" => Ok(TrustLevel::Medium),
+            "high" => Ok(TrustLevel::High),
+            other => Err(format!(
+                "unknown trust level `{other}` (expected low, medium or high)"
+            )),
+        }
+    }
+}
+
+/// Grants plus limits: everything that decides what one call may do.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Policy {
+    /// What is granted.
+    pub grants: Grants,
+    /// The limits.
+    pub limits: Limits,
+}
+
+impl Policy {
+    /// No capabilities, default limits.
+    pub fn deny_all() -> Self {
+        Policy::default()
+    }
+
+    /// The preset for `level`.
+    pub fn trust(level: TrustLevel) -> Self {
+        let base = Limits::default();
+        match level {
+            TrustLevel::Low => Policy {
+                grants: Grants {
+                    log: true,
+                    ..Grants::default()
+                },
+                limits: Limits {
+                    timeout: Duration::from_secs(1),
+                    memory_bytes: 32 << 20,
+                    host_calls: 1_000,
+                    input_bytes: 64 << 10,
+                    output_bytes: 64 << 10,
+                    ..base
+                },
+            },
+            TrustLevel::Medium => Policy {
+                grants: Grants {
+                    log: true,
+                    kv: Some(KvGrant::default()),
+                    event_topics: vec![Pattern("*".into())],
+                    ..Grants::default()
+                },
+                limits: base,
+            },
+            TrustLevel::High => Policy {
+                grants: Grants {
+                    log: true,
+                    kv: Some(KvGrant {
+                        namespace: None,
+                        quota_bytes: 16 << 20,
+                    }),
+                    host_fns: HostFnGrant::All,
+                    event_topics: vec![Pattern("*".into())],
+                    ..Grants::default()
+                },
+                limits: Limits {
+                    timeout: Duration::from_secs(30),
+                    memory_bytes: 256 << 20,
+                    host_calls: 100_000,
+                    input_bytes: 16 << 20,
+                    output_bytes: 16 << 20,
+                    ..base
+                },
+            },
+        }
+    }
+
+    /// Replace the grants.
+    pub fn with_grants(mut self, grants: Grants) -> Self {
+        self.grants = grants;
+        self
+    }
+
+    /// Replace the limits.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+}
+
+/// How warden satisfies one import of a component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportClass {
+    /// Needs this capability granted.
+    Capability(Capability),
+    /// Always linked; contents governed by the grants (cli, io, filesystem, sockets)
+    /// or always granted (clocks, random). See the module docs.
+    Base,
+    /// Types only (`warden:plugin/types`, `wasi:http/types` is counted as http).
+    Types,
+    /// Nothing in warden provides it.
+    Unknown,
+}
+
+/// Classify an import name such as `warden:plugin/kv@0.1.0` or `wasi:http/outgoing-handler@0.2.12`.
+pub fn classify_import(name: &str) -> ImportClass {
+    let unversioned = name.split('@').next().unwrap_or(name);
+    let Some((package, interface)) = unversioned.split_once('/') else {
+        return ImportClass::Unknown;
+    };
+    match package {
+        "warden:plugin" => match interface {
+            "log" => ImportClass::Capability(Capability::Log),
+            "kv" => ImportClass::Capability(Capability::Kv),
+            "host" => ImportClass::Capability(Capability::Host),
+            "events" => ImportClass::Capability(Capability::Events),
+            "types" => ImportClass::Types,
+            _ => ImportClass::Unknown,
+        },
+        "wasi:http" => ImportClass::Capability(Capability::Http),
+        "wasi:cli" | "wasi:io" | "wasi:clocks" | "wasi:random" | "wasi:filesystem"
+        | "wasi:sockets" => ImportClass::Base,
+        _ => ImportClass::Unknown,
+    }
+}
+
+/// Check a component's import names against the grants: every import must be
+/// provided by warden and, if it is a capability, granted.
+pub fn check_imports<'a>(
+    plugin: &str,
+    imports: impl IntoIterator<Item = &'a str>,
+    grants: &Grants,
+) -> Result<()> {
+    for name in imports {
+        match classify_import(name) {
+            ImportClass::Capability(cap) if !grants.has(cap) => {
+                return Err(Error::CapabilityDenied {
+                    plugin: plugin.to_string(),
+                    capability: cap.name().to_string(),
+                    detail: format!("the component imports `{name}`, which is not granted"),
+                });
+            }
+            ImportClass::Unknown => {
+                return Err(Error::CapabilityDenied {
+                    plugin: plugin.to_string(),
+                    capability: "unknown".to_string(),
+                    detail: format!(
+                        "the component imports `{name}`, which warden does not provide"
+                    ),
+                });
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns() {
+        let p = |s: &str| Pattern(s.into());
+        assert!(p("*").matches("anything"));
+        assert!(p("fetch").matches("fetch"));
+        assert!(!p("fetch").matches("fetch2"));
+        assert!(p("metrics.*").matches("metrics.cpu"));
+        assert!(!p("metrics.*").matches("logs.cpu"));
+        assert!(p("*.example.com").matches("api.example.com"));
+        assert!(!p("*.example.com").matches("example.com"));
+        assert!(!p("*.example.com").matches("evilexample.com"));
+        assert!(p("127.0.0.1:8080").matches_host("127.0.0.1", 8080));
+        assert!(!p("127.0.0.1:8080").matches_host("127.0.0.1", 8081));
+        assert!(p("127.0.0.1").matches_host("127.0.0.1", 9));
+        assert!(p("127.0.0.1:*").matches_host("127.0.0.1", 9));
+        assert!(p("*.Example.com:443").matches_host("API.example.COM", 443));
+        assert!(p("[::1]:80").matches_host("[::1]", 80));
+        assert!(!p("localhost").matches_host("127.0.0.1", 80));
+    }
+
+    #[test]
+    fn imports_are_classified_and_checked() {
+        assert_eq!(
+            classify_import("warden:plugin/kv@0.1.0"),
+            ImportClass::Capability(Capability::Kv)
+        );
+        assert_eq!(
+            classify_import("wasi:http/outgoing-handler@0.2.12"),
+            ImportClass::Capability(Capability::Http)
+        );
+        assert_eq!(classify_import("wasi:cli/stdout@0.2.0"), ImportClass::Base);
+        assert_eq!(classify_import("acme:evil/net"), ImportClass::Unknown);
+
+        let imports = ["wasi:cli/stdout@0.2.0", "warden:plugin/kv@0.1.0"];
+        let err = check_imports("p", imports, &Grants::none()).unwrap_err();
+        assert_eq!(err.code(), crate::ErrorCode::CapabilityDenied);
+        assert!(err.to_string().contains("warden:plugin/kv@0.1.0"), "{err}");
+        let granted = Grants::none().allow(Capability::Kv).unwrap();
+        check_imports("p", imports, &granted).unwrap();
+
+        let err = check_imports("p", ["acme:evil/net"], &granted).unwrap_err();
+        assert!(err.to_string().contains("does not provide"), "{err}");
+    }
+
+    #[test]
+    fn trust_levels_are_ordered() {
+        let low = Policy::trust(TrustLevel::Low);
+        let med = Policy::trust(TrustLevel::Medium);
+        let high = Policy::trust(TrustLevel::High);
+        assert!(low.limits.memory_bytes < med.limits.memory_bytes);
+        assert!(med.limits.memory_bytes < high.limits.memory_bytes);
+        assert!(!low.grants.has(Capability::Kv));
+        assert!(med.grants.has(Capability::Kv));
+        assert!(!med.grants.has(Capability::Host));
+        assert!(high.grants.has(Capability::Host));
+        for p in [low, med, high] {
+            assert!(!p.grants.has(Capability::Http));
+            assert!(!p.grants.has(Capability::Filesystem));
+        }
+    }
+}
