@@ -23,7 +23,7 @@ use crate::host::{Host, SourceKind};
 use crate::limits::{Limits, Tripped};
 use crate::policy::{Grants, Policy, check_imports};
 use crate::receipt::{LogLine, Receipt};
-use crate::state::{Captures, CallState};
+use crate::state::{CallState, Captures};
 
 /// What a component is, by its exports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -117,8 +117,14 @@ impl PluginInner {
             .linker
             .instantiate_pre(&component)
             .map_err(|e| format!("{e:#}"));
-        let plugin_pre = pre.as_ref().ok().and_then(|p| PluginPre::new(p.clone()).ok());
-        let command_pre = pre.as_ref().ok().and_then(|p| CommandPre::new(p.clone()).ok());
+        let plugin_pre = pre
+            .as_ref()
+            .ok()
+            .and_then(|p| PluginPre::new(p.clone()).ok());
+        let command_pre = pre
+            .as_ref()
+            .ok()
+            .and_then(|p| CommandPre::new(p.clone()).ok());
         let kind = if plugin_pre.is_some() {
             PluginKind::Plugin
         } else if exports_cli_run {
@@ -180,7 +186,10 @@ fn type_name(t: &wasmtime::component::Type) -> String {
         ),
         T::Tuple(t) => format!(
             "tuple<{}>",
-            t.types().map(|t| type_name(&t)).collect::<Vec<_>>().join(", ")
+            t.types()
+                .map(|t| type_name(&t))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         T::Record(r) => format!(
             "record {{ {} }}",
@@ -274,7 +283,11 @@ impl Plugin {
     /// not cover; no guest code has run.
     pub fn prepare(&self, policy: Policy) -> Result<Prepared> {
         let name = &*self.inner.name;
-        check_imports(name, self.inner.imports.iter().map(String::as_str), &policy.grants)?;
+        check_imports(
+            name,
+            self.inner.imports.iter().map(String::as_str),
+            &policy.grants,
+        )?;
         if let Err(msg) = &self.inner.pre {
             return Err(Error::CapabilityDenied {
                 plugin: name.to_string(),
@@ -484,7 +497,14 @@ impl Prepared {
             Ok(Err(e)) => Err(self.classify(e, store.data(), &captures)),
         };
         let fuel_used = fuel_start.map(|f| f.saturating_sub(store.get_fuel().unwrap_or(0)));
-        let outcome = self.finish(export, store.data_mut(), &captures, started, fuel_used, result);
+        let outcome = self.finish(
+            export,
+            store.data_mut(),
+            &captures,
+            started,
+            fuel_used,
+            result,
+        );
         let keep = outcome.result.is_ok().then_some(store);
         (outcome, keep)
     }
@@ -512,7 +532,9 @@ impl Prepared {
         for (addr, ok) in captures.sockets.take() {
             receipt.host_calls.sockets += 1;
             if !ok {
-                receipt.denials.push(format!("sockets: address `{addr}` is not granted"));
+                receipt
+                    .denials
+                    .push(format!("sockets: `{addr}` is not granted"));
             }
             receipt.socket_addrs.insert(addr);
         }
@@ -610,7 +632,11 @@ impl Prepared {
         let started = Instant::now();
         let name = self.plugin.name();
         let Some(pre) = self.plugin.inner.plugin_pre.clone() else {
-            return Outcome::failed(name, "run", self.missing("run", "func(input: string) -> result<string, string>"));
+            return Outcome::failed(
+                name,
+                "run",
+                self.missing("run", "func(input: string) -> result<string, string>"),
+            );
         };
         if let Err(e) = self.check_input("run", input.as_bytes()) {
             return Outcome::failed(name, "run", e);
@@ -720,7 +746,11 @@ impl Prepared {
         let started = Instant::now();
         let name = self.plugin.name();
         let Some(pre) = self.plugin.inner.command_pre.clone() else {
-            return Outcome::failed(name, "wasi:cli/run", self.missing("wasi:cli/run", "a WASI command"));
+            return Outcome::failed(
+                name,
+                "wasi:cli/run",
+                self.missing("wasi:cli/run", "a WASI command"),
+            );
         };
         if let Err(e) = self.check_input("wasi:cli/run", stdin) {
             return Outcome::failed(name, "wasi:cli/run", e);
@@ -807,11 +837,17 @@ impl Prepared {
             Ok(f) => f,
             Err(e) => return Outcome::failed(name, target, e),
         };
-        let parsed = match wasmtime::component::wasm_wave::untyped::UntypedFuncCall::parse(&format!(
-            "f{args}"
-        )) {
+        let parsed = match wasmtime::component::wasm_wave::untyped::UntypedFuncCall::parse(
+            &format!("f{args}"),
+        ) {
             Ok(p) => p.into_owned(),
-            Err(e) => return Outcome::failed(name, target, invalid(format!("bad WAVE call `{call}`: {e}"))),
+            Err(e) => {
+                return Outcome::failed(
+                    name,
+                    target,
+                    invalid(format!("bad WAVE call `{call}`: {e}")),
+                );
+            }
         };
         self.invoke_with(func, move |types| {
             parsed
@@ -843,7 +879,11 @@ impl Prepared {
         let args = args.to_vec();
         self.invoke_with(func, move |types| {
             if types.len() != args.len() {
-                return Err(format!("expected {} arguments, got {}", types.len(), args.len()));
+                return Err(format!(
+                    "expected {} arguments, got {}",
+                    types.len(),
+                    args.len()
+                ));
             }
             types
                 .iter()
