@@ -1,0 +1,4 @@
+;; A component importing an interface warden does not provide.
+(component
+  (import "acme:evil/net" (instance $net (export "connect" (func))))
+)
