@@ -71,7 +71,9 @@ pub use error::{Error, ErrorCode, Result};
 pub use host::{Host, HostBuilder, SourceKind};
 pub use limits::Limits;
 pub use plugin::{ExportFunc, Invoked, Outcome, Plugin, PluginKind, Prepared, RunOutput};
-pub use policy::{Capability, DirGrant, EnvGrant, Grants, HostFnGrant, KvGrant, Pattern, Policy, TrustLevel};
+pub use policy::{
+    Capability, DirGrant, EnvGrant, Grants, HostFnGrant, KvGrant, Pattern, Policy, TrustLevel,
+};
 pub use receipt::{HostCalls, LogLine, Receipt};
 pub use state::CallState;
 

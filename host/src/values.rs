@@ -101,7 +101,10 @@ fn expected(what: &str, got: &Json) -> String {
 
 macro_rules! int {
     ($json:expr, $ty:ty, $variant:ident, $what:literal) => {{
-        let n = $json.as_i64().map(i128::from).or_else(|| $json.as_u64().map(i128::from));
+        let n = $json
+            .as_i64()
+            .map(i128::from)
+            .or_else(|| $json.as_u64().map(i128::from));
         match n.and_then(|n| <$ty>::try_from(n).ok()) {
             Some(n) => Val::$variant(n),
             None => return Err(expected($what, $json)),
@@ -121,42 +124,72 @@ pub fn json_to_val(json: &Json, ty: &Type) -> Result<Val, String> {
         Type::U32 => int!(json, u32, U32, "a u32"),
         Type::S64 => int!(json, i64, S64, "an s64"),
         Type::U64 => int!(json, u64, U64, "a u64"),
-        Type::Float32 => Val::Float32(json.as_f64().ok_or_else(|| expected("a number", json))? as f32),
+        Type::Float32 => {
+            Val::Float32(json.as_f64().ok_or_else(|| expected("a number", json))? as f32)
+        }
         Type::Float64 => Val::Float64(json.as_f64().ok_or_else(|| expected("a number", json))?),
         Type::Char => {
-            let s = json.as_str().ok_or_else(|| expected("a one-character string", json))?;
+            let s = json
+                .as_str()
+                .ok_or_else(|| expected("a one-character string", json))?;
             let mut chars = s.chars();
             match (chars.next(), chars.next()) {
                 (Some(c), None) => Val::Char(c),
                 _ => return Err(format!("expected one character, got {s:?}")),
             }
         }
-        Type::String => Val::String(json.as_str().ok_or_else(|| expected("a string", json))?.to_string()),
+        Type::String => Val::String(
+            json.as_str()
+                .ok_or_else(|| expected("a string", json))?
+                .to_string(),
+        ),
         Type::List(l) => {
             let items = json.as_array().ok_or_else(|| expected("an array", json))?;
             let elem = l.ty();
-            Val::List(items.iter().map(|j| json_to_val(j, &elem)).collect::<Result<_, _>>()?)
+            Val::List(
+                items
+                    .iter()
+                    .map(|j| json_to_val(j, &elem))
+                    .collect::<Result<_, _>>()?,
+            )
         }
         Type::Tuple(t) => {
             let items = json.as_array().ok_or_else(|| expected("an array", json))?;
             let types: Vec<Type> = t.types().collect();
             if items.len() != types.len() {
-                return Err(format!("expected a tuple of {}, got {} items", types.len(), items.len()));
+                return Err(format!(
+                    "expected a tuple of {}, got {} items",
+                    types.len(),
+                    items.len()
+                ));
             }
-            Val::Tuple(items.iter().zip(&types).map(|(j, t)| json_to_val(j, t)).collect::<Result<_, _>>()?)
+            Val::Tuple(
+                items
+                    .iter()
+                    .zip(&types)
+                    .map(|(j, t)| json_to_val(j, t))
+                    .collect::<Result<_, _>>()?,
+            )
         }
         Type::Record(r) => {
-            let obj = json.as_object().ok_or_else(|| expected("an object", json))?;
+            let obj = json
+                .as_object()
+                .ok_or_else(|| expected("an object", json))?;
             let mut fields = Vec::new();
             for f in r.fields() {
                 let v = match obj.get(f.name) {
-                    Some(j) => json_to_val(j, &f.ty).map_err(|e| format!("field `{}`: {e}", f.name))?,
+                    Some(j) => {
+                        json_to_val(j, &f.ty).map_err(|e| format!("field `{}`: {e}", f.name))?
+                    }
                     None if matches!(f.ty, Type::Option(_)) => Val::Option(None),
                     None => return Err(format!("missing field `{}`", f.name)),
                 };
                 fields.push((f.name.to_string(), v));
             }
-            if let Some(extra) = obj.keys().find(|k| !r.fields().any(|f| f.name == k.as_str())) {
+            if let Some(extra) = obj
+                .keys()
+                .find(|k| !r.fields().any(|f| f.name == k.as_str()))
+            {
                 return Err(format!("unknown field `{extra}`"));
             }
             Val::Record(fields)
@@ -164,7 +197,10 @@ pub fn json_to_val(json: &Json, ty: &Type) -> Result<Val, String> {
         Type::Enum(e) => {
             let s = json.as_str().ok_or_else(|| expected("a string", json))?;
             if !e.names().any(|n| n == s) {
-                return Err(format!("`{s}` is not one of {}", e.names().collect::<Vec<_>>().join(", ")));
+                return Err(format!(
+                    "`{s}` is not one of {}",
+                    e.names().collect::<Vec<_>>().join(", ")
+                ));
             }
             Val::Enum(s.to_string())
         }
@@ -177,10 +213,12 @@ pub fn json_to_val(json: &Json, ty: &Type) -> Result<Val, String> {
                 }
                 other => return Err(expected("a case name or {\"case\": payload}", other)),
             };
-            let case = v
-                .cases()
-                .find(|c| c.name == name)
-                .ok_or_else(|| format!("`{name}` is not one of {}", v.cases().map(|c| c.name).collect::<Vec<_>>().join(", ")))?;
+            let case = v.cases().find(|c| c.name == name).ok_or_else(|| {
+                format!(
+                    "`{name}` is not one of {}",
+                    v.cases().map(|c| c.name).collect::<Vec<_>>().join(", ")
+                )
+            })?;
             let payload = match (case.ty, payload) {
                 (None, None | Some(Json::Null)) => None,
                 (Some(t), Some(p)) => Some(Box::new(json_to_val(p, &t)?)),
@@ -194,7 +232,10 @@ pub fn json_to_val(json: &Json, ty: &Type) -> Result<Val, String> {
             j => Val::Option(Some(Box::new(json_to_val(j, &o.ty())?))),
         },
         Type::Result(r) => {
-            let obj = json.as_object().filter(|m| m.len() == 1).ok_or_else(|| expected("{\"ok\": …} or {\"err\": …}", json))?;
+            let obj = json
+                .as_object()
+                .filter(|m| m.len() == 1)
+                .ok_or_else(|| expected("{\"ok\": …} or {\"err\": …}", json))?;
             let conv = |t: Option<Type>, j: &Json| -> Result<Option<Box<Val>>, String> {
                 match t {
                     Some(t) => Ok(Some(Box::new(json_to_val(j, &t)?))),
@@ -210,7 +251,9 @@ pub fn json_to_val(json: &Json, ty: &Type) -> Result<Val, String> {
             }
         }
         Type::Flags(f) => {
-            let items = json.as_array().ok_or_else(|| expected("an array of flag names", json))?;
+            let items = json
+                .as_array()
+                .ok_or_else(|| expected("an array of flag names", json))?;
             let mut names = Vec::new();
             for i in items {
                 let s = i.as_str().ok_or_else(|| expected("a flag name", i))?;
@@ -221,7 +264,13 @@ pub fn json_to_val(json: &Json, ty: &Type) -> Result<Val, String> {
             }
             Val::Flags(names)
         }
-        Type::Map(_) | Type::FixedLengthList(_) | Type::Own(_) | Type::Borrow(_) | Type::Future(_) | Type::Stream(_) | Type::ErrorContext => {
+        Type::Map(_)
+        | Type::FixedLengthList(_)
+        | Type::Own(_)
+        | Type::Borrow(_)
+        | Type::Future(_)
+        | Type::Stream(_)
+        | Type::ErrorContext => {
             return Err("this type has no JSON form; use WAVE".into());
         }
     })

@@ -157,9 +157,8 @@ impl FileKv {
     /// Open (creating) the directory.
     pub fn open(dir: impl Into<PathBuf>) -> crate::Result<Self> {
         let dir = dir.into();
-        std::fs::create_dir_all(&dir).map_err(|e| {
-            crate::Error::io(format!("creating kv directory {}", dir.display()), e)
-        })?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| crate::Error::io(format!("creating kv directory {}", dir.display()), e))?;
         Ok(FileKv {
             dir,
             namespaces: Mutex::default(),
@@ -264,7 +263,9 @@ impl CallState {
     fn kv_scope(&mut self, what: &str) -> Result<(String, u64), WitError> {
         match &self.grants.kv {
             Some(g) => Ok((
-                g.namespace.clone().unwrap_or_else(|| self.plugin.to_string()),
+                g.namespace
+                    .clone()
+                    .unwrap_or_else(|| self.plugin.to_string()),
                 g.quota_bytes,
             )),
             None => Err(WitError::Denied(self.denied(Capability::Kv, what))),
@@ -312,7 +313,11 @@ impl Host for CallState {
         if let Err(e) = self.kv_key(&key) {
             return Ok(Err(e));
         }
-        Ok(self.shared.kv.set(&ns, &key, &value, quota).map_err(storage))
+        Ok(self
+            .shared
+            .kv
+            .set(&ns, &key, &value, quota)
+            .map_err(storage))
     }
 
     fn delete(&mut self, key: String) -> wasmtime::Result<Result<bool, WitError>> {
@@ -349,7 +354,10 @@ mod tests {
         assert_eq!(kv.get("a", "nope").unwrap(), None);
         // Quota: "k2" + 10 bytes = 12, plus 7 already held = 19 > 15.
         let err = kv.set("a", "k2", &[0; 10], 15).unwrap_err();
-        assert!(matches!(err, KvError::QuotaExceeded { wanted: 19, .. }), "{err}");
+        assert!(
+            matches!(err, KvError::QuotaExceeded { wanted: 19, .. }),
+            "{err}"
+        );
         // Overwriting counts the new size, not old + new.
         kv.set("a", "k1", b"hellohello", 15).unwrap();
         kv.set("a", "k2", b"", 15).unwrap();
@@ -375,7 +383,10 @@ mod tests {
         let kv = FileKv::open(dir.path()).unwrap();
         assert_eq!(kv.list("a", "").unwrap(), vec!["k2"]);
         assert_eq!(kv.get("b", "k1").unwrap().as_deref(), Some(&b"other"[..]));
-        assert_eq!(kv.get("a/../weird ns", "x").unwrap().as_deref(), Some(&b"1"[..]));
+        assert_eq!(
+            kv.get("a/../weird ns", "x").unwrap().as_deref(),
+            Some(&b"1"[..])
+        );
         // The quota is still enforced from the reloaded byte count.
         assert!(kv.set("b", "big", &[0; 100], 100).is_err());
         // No stray temp files.
