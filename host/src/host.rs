@@ -119,7 +119,55 @@ fn build_linker(engine: &WardenEngine) -> Result<Linker<CallState>> {
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(err)?;
     crate::bindings::Plugin::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)
         .map_err(err)?;
+    record_opened_paths(&mut linker).map_err(err)?;
     Ok(linker)
+}
+
+/// Wrap `descriptor.open-at` so the receipt lists the paths a guest opened;
+/// the real work is wasmtime-wasi's own implementation (cap-std underneath).
+fn record_opened_paths(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
+    use wasmtime::component::Resource;
+    use wasmtime_wasi::filesystem::{Descriptor, WasiFilesystemView};
+    use wasmtime_wasi::p2::bindings::filesystem::types::{
+        DescriptorFlags, ErrorCode, HostDescriptor, OpenFlags, PathFlags,
+    };
+    type Args = (
+        Resource<Descriptor>,
+        PathFlags,
+        String,
+        OpenFlags,
+        DescriptorFlags,
+    );
+
+    linker.allow_shadowing(true);
+    let mut types = linker.instance("wasi:filesystem/types@0.2.12")?;
+    types.func_wrap_async(
+        "[method]descriptor.open-at",
+        |mut store, (fd, path_flags, path, oflags, flags): Args| {
+            Box::new(async move {
+                let state: &mut CallState = store.data_mut();
+                if state.receipt.paths.len() < 256 {
+                    state.receipt.paths.insert(path.clone());
+                }
+                let opened = HostDescriptor::open_at(
+                    &mut state.filesystem(),
+                    fd,
+                    path_flags,
+                    path,
+                    oflags,
+                    flags,
+                )
+                .await;
+                let result: Result<Resource<Descriptor>, ErrorCode> = match opened {
+                    Ok(d) => Ok(d),
+                    Err(e) => Err(e.downcast()?),
+                };
+                Ok((result,))
+            })
+        },
+    )?;
+    linker.allow_shadowing(false);
+    Ok(())
 }
 
 pub(crate) struct HostInner {

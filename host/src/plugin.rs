@@ -462,7 +462,7 @@ impl Prepared {
         }
     }
 
-    fn check_input(&self, export: &str, input: &[u8]) -> Result<()> {
+    fn check_input(&self, input: &[u8]) -> Result<()> {
         if input.len() > self.limits.input_bytes {
             return Err(Error::InputTooLarge {
                 plugin: self.plugin.name().to_string(),
@@ -470,7 +470,6 @@ impl Prepared {
                 limit: self.limits.input_bytes,
             });
         }
-        let _ = export;
         Ok(())
     }
 
@@ -638,7 +637,7 @@ impl Prepared {
                 self.missing("run", "func(input: string) -> result<string, string>"),
             );
         };
-        if let Err(e) = self.check_input("run", input.as_bytes()) {
+        if let Err(e) = self.check_input(input.as_bytes()) {
             return Outcome::failed(name, "run", e);
         }
         if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(input) {
@@ -752,7 +751,7 @@ impl Prepared {
                 self.missing("wasi:cli/run", "a WASI command"),
             );
         };
-        if let Err(e) = self.check_input("wasi:cli/run", stdin) {
+        if let Err(e) = self.check_input(stdin) {
             return Outcome::failed(name, "wasi:cli/run", e);
         }
         let store = match self.new_store(Some(stdin.to_vec()), args) {
@@ -830,7 +829,7 @@ impl Prepared {
             Some(i) => (&call[..i], &call[i..]),
             None => (call, "()"),
         };
-        if let Err(e) = self.check_input(target, call.as_bytes()) {
+        if let Err(e) = self.check_input(call.as_bytes()) {
             return Outcome::failed(name, target, e);
         }
         let func = match self.find_func(target.trim()) {

@@ -69,6 +69,9 @@ pub struct Receipt {
     pub http_hosts: BTreeSet<String>,
     /// Socket addresses connected to or bound (allowed or not).
     pub socket_addrs: BTreeSet<String>,
+    /// Paths the guest opened (as given to `open-at`, relative to the
+    /// directory it opened them from; the first 256).
+    pub paths: BTreeSet<String>,
     /// kv keys read or written.
     pub kv_keys: BTreeSet<String>,
     /// Embedder functions called.

@@ -191,8 +191,10 @@ async fn symlinks_cannot_escape_the_preopen() {
             false,
         )))
         .unwrap();
-    let ok = p.run(r#"{"path":"ok.txt"}"#).await.into_result().unwrap();
-    assert!(ok.output.contains("fine"));
+    let ok = p.run(r#"{"path":"ok.txt"}"#).await;
+    assert!(ok.receipt.paths.contains("ok.txt"), "{:?}", ok.receipt);
+    assert_eq!(ok.receipt.dirs.len(), 1);
+    assert!(ok.into_result().unwrap().output.contains("fine"));
     for path in ["link.txt", "dirlink/secret.txt"] {
         let e = p
             .run(&format!(r#"{{"path":"{path}"}}"#))
