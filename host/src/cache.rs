@@ -28,6 +28,18 @@ pub enum CacheStatus {
     Disabled,
 }
 
+impl CacheStatus {
+    /// `hit`, `miss`, `replaced` or `disabled`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CacheStatus::Hit => "hit",
+            CacheStatus::Miss => "miss",
+            CacheStatus::Replaced => "replaced",
+            CacheStatus::Disabled => "disabled",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct DiskCache {
     dir: PathBuf,

@@ -51,6 +51,28 @@ impl Default for EngineOptions {
     }
 }
 
+impl EngineOptions {
+    /// The pooling allocator configuration these options describe (also
+    /// used by `warden bench` so its bare-Wasmtime peer has the same pool).
+    pub fn pooling_config(&self) -> PoolingAllocationConfig {
+        let n = self.max_instances;
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_component_instances(n)
+            .total_core_instances(n * 8)
+            .total_memories(n * 2)
+            .total_tables(n * 4)
+            .total_stacks(n)
+            .max_core_instances_per_component(self.max_core_instances_per_component)
+            .max_memories_per_component(16)
+            .max_tables_per_component(32)
+            .max_memory_size(self.max_memory_size)
+            .table_elements(self.max_table_elements)
+            // Keep a few warm slots so a fresh instance reuses a recent slot.
+            .max_unused_warm_slots(16);
+        pool
+    }
+}
+
 /// A Wasmtime engine plus its epoch ticker. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct WardenEngine {
@@ -83,21 +105,9 @@ impl WardenEngine {
         config.async_stack_size(options.max_wasm_stack + (1 << 20));
         config.wasm_backtrace_max_frames(std::num::NonZeroUsize::new(32));
         if options.pooling {
-            let n = options.max_instances;
-            let mut pool = PoolingAllocationConfig::new();
-            pool.total_component_instances(n)
-                .total_core_instances(n * 8)
-                .total_memories(n * 2)
-                .total_tables(n * 4)
-                .total_stacks(n)
-                .max_core_instances_per_component(options.max_core_instances_per_component)
-                .max_memories_per_component(16)
-                .max_tables_per_component(32)
-                .max_memory_size(options.max_memory_size)
-                .table_elements(options.max_table_elements)
-                // Keep a few warm slots so a fresh instance reuses a recent slot.
-                .max_unused_warm_slots(16);
-            config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+            config.allocation_strategy(InstanceAllocationStrategy::Pooling(
+                options.pooling_config(),
+            ));
         }
         let engine = Engine::new(&config).map_err(|e| Error::internal(format!("engine: {e}")))?;
 

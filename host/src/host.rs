@@ -191,6 +191,18 @@ impl std::fmt::Debug for Host {
     }
 }
 
+impl SourceKind {
+    /// `component`, `wat`, `preview1-command` or `preview1-reactor`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Component => "component",
+            SourceKind::Wat => "wat",
+            SourceKind::Preview1Command => "preview1-command",
+            SourceKind::Preview1Reactor => "preview1-reactor",
+        }
+    }
+}
+
 /// What kind of Wasm was given, before it became a component.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -276,7 +288,14 @@ impl Host {
     }
 }
 
-/// Turn whatever bytes we were given into component bytes.
+/// Turn what a plugin file holds — a component, WAT text, or a WASI
+/// preview1 core module (adapted with the preview1 adapter) — into component
+/// bytes, as [`Host::load_bytes`] does before compiling. `name` is only used
+/// in errors.
+pub fn componentize(name: &str, bytes: &[u8]) -> Result<(Vec<u8>, SourceKind)> {
+    to_component(name, bytes)
+}
+
 fn to_component(name: &str, bytes: &[u8]) -> Result<(Vec<u8>, SourceKind)> {
     if wasmparser::Parser::is_component(bytes) {
         return Ok((bytes.to_vec(), SourceKind::Component));

@@ -68,7 +68,7 @@ pub use capabilities::host_call::{HostCall, HostFn, HostFuture};
 pub use capabilities::kv::{FileKv, KvBackend, KvError, MemoryKv};
 pub use engine::{EngineOptions, WardenEngine};
 pub use error::{Error, ErrorCode, Result};
-pub use host::{Host, HostBuilder, SourceKind};
+pub use host::{Host, HostBuilder, SourceKind, componentize};
 pub use limits::Limits;
 pub use plugin::{ExportFunc, Invoked, Outcome, Plugin, PluginKind, Prepared, RunOutput};
 pub use policy::{

@@ -37,6 +37,17 @@ pub enum PluginKind {
     Library,
 }
 
+impl PluginKind {
+    /// `plugin`, `command` or `library`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PluginKind::Plugin => "plugin",
+            PluginKind::Command => "command",
+            PluginKind::Library => "library",
+        }
+    }
+}
+
 /// An exported function.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ExportFunc {

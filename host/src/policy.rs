@@ -333,11 +333,16 @@ impl Grants {
         self
     }
 
-    /// Allow only these embedder functions.
+    /// Allow these embedder functions (added to any already named; a grant
+    /// of every function stays a grant of every function).
     pub fn allow_host_fns<I: IntoIterator<Item = S>, S: Into<String>>(mut self, names: I) -> Self {
         let mut set = match std::mem::take(&mut self.host_fns) {
             HostFnGrant::Only(s) => s,
-            _ => BTreeSet::new(),
+            HostFnGrant::All => {
+                self.host_fns = HostFnGrant::All;
+                return self;
+            }
+            HostFnGrant::None => BTreeSet::new(),
         };
         set.extend(names.into_iter().map(Into::into));
         self.host_fns = HostFnGrant::Only(set);
@@ -594,6 +599,17 @@ mod tests {
 
         let err = check_imports("p", ["acme:evil/net"], &granted).unwrap_err();
         assert!(err.to_string().contains("does not provide"), "{err}");
+    }
+
+    #[test]
+    fn allow_host_fns_adds_names_but_never_narrows_all() {
+        let g = Grants::none().allow_host_fns(["a"]).allow_host_fns(["b"]);
+        assert!(g.host_fn_allowed("a") && g.host_fn_allowed("b") && !g.host_fn_allowed("c"));
+        let all = Grants::none()
+            .allow(Capability::Host)
+            .unwrap()
+            .allow_host_fns(["a"]);
+        assert!(all.host_fn_allowed("anything"));
     }
 
     #[test]
