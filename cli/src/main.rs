@@ -1,1 +1,141 @@
-fn main(){}
+//! # warden
+//!
+//! The command-line front end of [`warden_host`]: run sandboxed WebAssembly
+//! components under an explicit capability policy, inspect what they import,
+//! warm the compilation cache, and benchmark warden against bare Wasmtime.
+//!
+//! ```text
+//! warden run hello.wasm --input '{"name":"x"}'
+//! warden run kv-counter.wasm --allow kv --input '{"key":"hits"}' --receipt
+//! warden run typed-exports.wasm --invoke 'add(1, 2)'
+//! warden run command.wasm --stdin notes.txt --arg -v
+//! warden inspect kv-counter.wasm --allow kv
+//! warden compile *.wasm
+//! warden bench
+//! ```
+//!
+//! Modules: [`args`] (the flags shared by several commands, and how they
+//! become a [`warden_host::Policy`] and a [`warden_host::Host`]), [`run`],
+//! [`inspect`], [`compile`], [`bench`], [`load`] (loading with a progress
+//! spinner) and [`report`] (error lines and the stable exit codes).
+
+/// The exit-code table of `--help`; kept in step with [`report::exit_code`].
+macro_rules! exit_codes_help {
+    () => {
+        "Exit codes (stable):
+  0  success
+  1  other failure (COMPILE, INTERNAL)
+  2  usage or input error (USAGE, INVALID_INPUT, INPUT_TOO_LARGE, NOT_WASM,
+     NOT_A_COMPONENT, MISSING_EXPORT, IO)
+  3  capability denied (CAPABILITY_DENIED)
+  4  a limit stopped the guest (TIMEOUT, MEMORY_LIMIT, TABLE_LIMIT,
+     FUEL_EXHAUSTED, HOST_CALL_LIMIT, OUTPUT_TOO_LARGE)
+  5  the guest failed (TRAP, GUEST_ERROR, SERIALIZATION)
+A WASI command that ran to completion exits with its own exit code.
+
+Every error is one line on stderr: `error[CODE]: message` (`-v` adds guest
+backtraces)."
+    };
+}
+
+mod args;
+mod bench;
+mod compile;
+mod inspect;
+mod load;
+mod report;
+mod run;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+const LONG_ABOUT: &str = concat!(
+    "Run WebAssembly components in a capability sandbox.
+
+Every capability is denied unless a flag grants it (or a --trust preset does),
+and every resource has a hard limit. Plugins are components exporting
+`run: func(input: string) -> result<string, string>` (JSON in, JSON out), WASI
+commands (`wasi:cli/run`), or libraries whose exports you call with --invoke.
+WASI preview1 modules and WAT text are adapted on load; compiled code is cached
+(see `warden run --help` for --cache-dir).
+
+",
+    exit_codes_help!()
+);
+
+/// Run WebAssembly components in a capability sandbox.
+#[derive(Debug, Parser)]
+#[command(name = "warden", version, long_about = LONG_ABOUT, propagate_version = true)]
+struct Cli {
+    /// More logging on stderr (-v info, -vv debug, -vvv trace); overrides RUST_LOG.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+// Parsed once per process: the size difference between variants is irrelevant.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a plugin, a WASI command, or one export (--invoke) under a policy.
+    #[command(after_long_help = run::AFTER_HELP)]
+    Run(run::RunArgs),
+    /// Show what a plugin is, its WIT world, and which imports the grants cover.
+    Inspect(inspect::InspectArgs),
+    /// Compile plugins into the cache (`name: hit|miss|replaced (N ms)`).
+    Compile(compile::CompileArgs),
+    /// Benchmark warden against bare Wasmtime in one process.
+    #[command(after_long_help = bench::AFTER_HELP)]
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return report::clap_error(e),
+    };
+    init_tracing(cli.verbose);
+    let verbose = cli.verbose > 0;
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            return report::report(
+                &anyhow::Error::new(e).context("starting the async runtime"),
+                verbose,
+            );
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Run(args) => run::run(args, verbose).await,
+            Command::Inspect(args) => inspect::inspect(args).await,
+            Command::Compile(args) => compile::compile(args, verbose).await,
+            Command::Bench(args) => bench::bench(args).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => report::report(&e, verbose),
+    }
+}
+
+/// `-v` levels win over `RUST_LOG`; without either only warnings are shown.
+fn init_tracing(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match verbose {
+        0 => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+        1 => EnvFilter::new("info"),
+        2 => EnvFilter::new("debug"),
+        _ => EnvFilter::new("trace"),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -1,0 +1,535 @@
+//! End-to-end tests of the `warden` binary against the guest fixtures.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use warden_fixtures as fx;
+
+const WARDEN: &str = env!("CARGO_BIN_EXE_warden");
+
+#[derive(Debug)]
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Out {
+    /// The only stderr line, asserting there is exactly one.
+    fn error_line(&self) -> &str {
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "expected one error line: {self:#?}");
+        lines[0]
+    }
+}
+
+/// Runs warden with a private cache directory (after the subcommand's own
+/// arguments) and optional stdin.
+struct Warden {
+    cache: tempfile::TempDir,
+}
+
+impl Warden {
+    fn new() -> Self {
+        Warden {
+            cache: tempfile::tempdir().expect("temp cache dir"),
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Out {
+        self.run_stdin(args, b"")
+    }
+
+    fn run_stdin(&self, args: &[&str], stdin: &[u8]) -> Out {
+        let mut cmd = Command::new(WARDEN);
+        cmd.args(args);
+        if matches!(args.first(), Some(&("run" | "inspect" | "compile"))) {
+            cmd.arg("--cache-dir").arg(self.cache.path());
+        }
+        cmd.env_remove("RUST_LOG")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn warden");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin)
+            .expect("write stdin");
+        let out = child.wait_with_output().expect("wait for warden");
+        Out {
+            code: out.status.code().expect("exit code"),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+#[test]
+fn run_hello_prints_the_output_json() {
+    let w = Warden::new();
+    let out = w.run(&["run", fx::HELLO, "--input", r#"{"name":"warden"}"#]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    let v: serde_json::Value = serde_json::from_str(out.stdout.trim()).expect("JSON output");
+    assert_eq!(v["greeting"], "hello, warden");
+    assert!(out.stderr.is_empty(), "{out:#?}");
+
+    // Default input is `{}`.
+    let out = w.run(&["run", fx::HELLO]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert!(out.stdout.contains("hello, world"), "{out:#?}");
+}
+
+#[test]
+fn input_file_and_stdin_input() {
+    let w = Warden::new();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("in.json");
+    std::fs::write(&file, r#"{"name":"file"}"#).unwrap();
+    let out = w.run(&["run", fx::HELLO, "--input-file", file.to_str().unwrap()]);
+    assert!(out.stdout.contains("hello, file"), "{out:#?}");
+    let out = w.run_stdin(
+        &["run", fx::HELLO, "--input-file", "-"],
+        br#"{"name":"pipe"}"#,
+    );
+    assert!(out.stdout.contains("hello, pipe"), "{out:#?}");
+}
+
+#[test]
+fn receipt_is_json_on_stderr() {
+    let w = Warden::new();
+    let out = w.run(&["run", fx::HELLO, "--receipt"]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    let receipt: serde_json::Value = serde_json::from_str(&out.stderr).expect("receipt JSON");
+    assert!(receipt["wall_time_us"].as_u64().is_some(), "{receipt}");
+    assert_eq!(receipt["plugin"], "hello");
+}
+
+#[test]
+fn receipt_is_printed_after_a_failure_too() {
+    let w = Warden::new();
+    let out = w.run(&["run", fx::INFINITE_LOOP, "--timeout", "100ms", "--receipt"]);
+    assert_eq!(out.code, 4, "{out:#?}");
+    let (first, rest) = out.stderr.split_once('\n').expect("two parts");
+    assert!(first.starts_with("error[TIMEOUT]"), "{out:#?}");
+    let receipt: serde_json::Value = serde_json::from_str(rest).expect("receipt JSON");
+    assert!(
+        receipt["wall_time_us"].as_u64().unwrap() >= 100_000,
+        "{receipt}"
+    );
+}
+
+#[test]
+fn kv_is_denied_without_a_grant() {
+    let w = Warden::new();
+    let out = w.run(&["run", fx::KV_COUNTER, "--input", r#"{"key":"k"}"#]);
+    assert_eq!(out.code, 3, "{out:#?}");
+    let line = out.error_line();
+    assert!(line.starts_with("error[CAPABILITY_DENIED]: "), "{line}");
+    assert!(line.contains("warden:plugin/kv"), "{line}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn kv_works_when_allowed_and_persists_with_kv_dir() {
+    let w = Warden::new();
+    let out = w.run(&[
+        "run",
+        fx::KV_COUNTER,
+        "--allow",
+        "kv",
+        "--input",
+        r#"{"key":"k"}"#,
+    ]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert!(out.stdout.contains(r#""count":1"#), "{out:#?}");
+
+    let state = tempfile::tempdir().unwrap();
+    let kv_dir = state.path().to_str().unwrap();
+    for expected in [1, 2] {
+        let out = w.run(&[
+            "run",
+            fx::KV_COUNTER,
+            "--trust",
+            "medium",
+            "--kv-dir",
+            kv_dir,
+            "--input",
+            r#"{"key":"k"}"#,
+        ]);
+        assert_eq!(out.code, 0, "{out:#?}");
+        assert!(
+            out.stdout.contains(&format!(r#""count":{expected}"#)),
+            "{out:#?}"
+        );
+    }
+}
+
+#[test]
+fn infinite_loop_times_out() {
+    let w = Warden::new();
+    // Compile first so the timing below measures the call.
+    assert_eq!(w.run(&["compile", fx::INFINITE_LOOP]).code, 0);
+    let started = Instant::now();
+    let out = w.run(&["run", fx::INFINITE_LOOP, "--timeout", "200ms"]);
+    assert_eq!(out.code, 4, "{out:#?}");
+    assert!(out.error_line().starts_with("error[TIMEOUT]: "), "{out:#?}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn other_limits_have_exit_code_4() {
+    let w = Warden::new();
+    let out = w.run(&["run", fx::MEMORY_BOMB, "--memory", "16MiB"]);
+    assert_eq!(out.code, 4, "{out:#?}");
+    assert!(out.error_line().starts_with("error[MEMORY_LIMIT]: "));
+    let out = w.run(&["run", fx::INFINITE_LOOP, "--fuel", "100000"]);
+    assert_eq!(out.code, 4, "{out:#?}");
+    assert!(out.error_line().starts_with("error[FUEL_EXHAUSTED]: "));
+}
+
+#[test]
+fn not_wasm_is_a_usage_error() {
+    let w = Warden::new();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("notes.wasm");
+    std::fs::write(&file, "just some text").unwrap();
+    let out = w.run(&["run", file.to_str().unwrap()]);
+    assert_eq!(out.code, 2, "{out:#?}");
+    assert!(
+        out.error_line().starts_with("error[NOT_WASM]: "),
+        "{out:#?}"
+    );
+
+    let out = w.run(&["run", "/definitely/not/here.wasm"]);
+    assert_eq!(out.code, 2, "{out:#?}");
+    assert!(out.error_line().starts_with("error[IO]: "), "{out:#?}");
+}
+
+#[test]
+fn malformed_input_is_invalid_input() {
+    let w = Warden::new();
+    let out = w.run(&["run", fx::HELLO, "--input", "{"]);
+    assert_eq!(out.code, 2, "{out:#?}");
+    assert!(
+        out.error_line().starts_with("error[INVALID_INPUT]: "),
+        "{out:#?}"
+    );
+}
+
+#[test]
+fn guest_failures_have_exit_code_5() {
+    let w = Warden::new();
+    let out = w.run(&["run", fx::PANIC]);
+    assert_eq!(out.code, 5, "{out:#?}");
+    let last = out.stderr.lines().last().unwrap();
+    assert!(last.starts_with("error[TRAP]: "), "{out:#?}");
+    assert!(last.contains("guest panicked on purpose"), "{out:#?}");
+    assert!(out.stderr.contains("[guest stderr] "), "{out:#?}");
+}
+
+#[test]
+fn invoke_prints_wave_or_json() {
+    let w = Warden::new();
+    let out = w.run(&["run", fx::TYPED_EXPORTS, "--invoke", "add(1, 2)"]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert_eq!(out.stdout, "3\n");
+
+    let out = w.run(&[
+        "run",
+        fx::TYPED_EXPORTS,
+        "--invoke",
+        r#"calc#greet("x", some(2))"#,
+        "--json",
+    ]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert_eq!(out.stdout.trim(), r#"["hello, x","hello, x"]"#);
+
+    let out = w.run(&["run", fx::TYPED_EXPORTS, "--invoke", "add(1,"]);
+    assert_eq!(out.code, 2, "{out:#?}");
+    assert!(out.error_line().starts_with("error[INVALID_INPUT]: "));
+}
+
+#[test]
+fn a_library_without_invoke_lists_its_exports() {
+    let w = Warden::new();
+    let out = w.run(&["run", fx::TYPED_EXPORTS]);
+    assert_eq!(out.code, 2, "{out:#?}");
+    let line = out.error_line();
+    assert!(line.starts_with("error[MISSING_EXPORT]: "), "{line}");
+    assert!(line.contains("--invoke"), "{line}");
+    assert!(line.contains("add: func(a: s32, b: s32) -> s32"), "{line}");
+}
+
+fn check_command(path: &str) {
+    let w = Warden::new();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("stdin.txt");
+    std::fs::write(&file, "shout please").unwrap();
+    let out = w.run(&["run", path, "--stdin", file.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert_eq!(out.stdout, "SHOUT PLEASE");
+    assert_eq!(out.stderr, "to stderr");
+
+    // The guest calls `exit(3)`; WASI 0.2's stable `exit` only carries
+    // success or failure, so the code arrives (and leaves warden) as 1.
+    let out = w.run_stdin(&["run", path, "--stdin", "-"], b"this will fail");
+    assert_eq!(out.code, 1, "{out:#?}");
+    assert_eq!(out.stdout, "THIS WILL FAIL");
+}
+
+#[test]
+fn wasi_command_passes_stdio_and_exit_code_through() {
+    check_command(fx::COMMAND);
+}
+
+#[test]
+fn preview1_command_is_adapted() {
+    check_command(fx::P1_COMMAND);
+    let w = Warden::new();
+    let out = w.run(&["inspect", fx::P1_COMMAND]);
+    assert!(out.stdout.contains("preview1-command"), "{out:#?}");
+}
+
+#[test]
+fn allow_dir_grants_a_directory_and_nothing_above_it() {
+    let w = Warden::new();
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("note.txt"), "inside").unwrap();
+    std::fs::write(root.path().join("secret.txt"), "outside").unwrap();
+    let data = data.to_str().unwrap();
+
+    let out = w.run(&[
+        "run",
+        fx::FILE_READER,
+        "--allow-dir",
+        data,
+        "--input",
+        r#"{"path":"note.txt"}"#,
+    ]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert!(out.stdout.contains("inside"), "{out:#?}");
+
+    let out = w.run(&[
+        "run",
+        fx::FILE_READER,
+        "--allow-dir",
+        data,
+        "--input",
+        r#"{"path":"../secret.txt"}"#,
+    ]);
+    assert_eq!(out.code, 5, "{out:#?}");
+    assert!(
+        out.error_line().starts_with("error[GUEST_ERROR]: "),
+        "{out:#?}"
+    );
+    assert!(!out.stdout.contains("outside"));
+
+    // Read-only by default; `=GUEST:rw` maps and allows writes.
+    let write = r#"{"path":"/out/new.txt","write":"hi"}"#;
+    let spec = format!("{data}=/out");
+    let out = w.run(&[
+        "run",
+        fx::FILE_READER,
+        "--allow-dir",
+        &spec,
+        "--input",
+        write,
+    ]);
+    assert_eq!(out.code, 5, "{out:#?}");
+    let spec = format!("{data}=/out:rw");
+    let out = w.run(&[
+        "run",
+        fx::FILE_READER,
+        "--allow-dir",
+        &spec,
+        "--input",
+        write,
+    ]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert_eq!(
+        std::fs::read_to_string(Path::new(data).join("new.txt")).unwrap(),
+        "hi"
+    );
+
+    // Without a grant there is no file system at all.
+    let out = w.run(&["run", fx::FILE_READER, "--input", r#"{"path":"note.txt"}"#]);
+    assert_eq!(out.code, 5, "{out:#?}");
+}
+
+#[test]
+fn env_and_host_functions() {
+    let w = Warden::new();
+    let out = w.run(&[
+        "run",
+        fx::ENV_READER,
+        "--env",
+        "GREETING=hi",
+        "--input",
+        r#"{"names":["GREETING","PATH"]}"#,
+    ]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    let v: serde_json::Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    assert_eq!(v["GREETING"], "hi");
+    assert!(v["PATH"].is_null(), "{v}");
+
+    let echo = r#"{"name":"echo","args":{"a":1}}"#;
+    let out = w.run(&[
+        "run",
+        fx::HOST_CALLBACK,
+        "--allow-fn",
+        "echo",
+        "--input",
+        echo,
+    ]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert_eq!(out.stdout.trim(), r#"{"a":1}"#);
+    let now = r#"{"name":"now","args":{}}"#;
+    let out = w.run(&[
+        "run",
+        fx::HOST_CALLBACK,
+        "--allow-fn",
+        "echo",
+        "--input",
+        now,
+    ]);
+    assert_eq!(out.code, 5, "{out:#?}");
+    let out = w.run(&["run", fx::HOST_CALLBACK, "--allow", "host", "--input", now]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert!(out.stdout.trim().parse::<u64>().unwrap() > 1_600_000_000_000);
+}
+
+#[test]
+fn logs_and_events_go_to_stderr() {
+    let w = Warden::new();
+    let out = w.run(&[
+        "run",
+        fx::LOGGER,
+        "--allow",
+        "log",
+        "--input",
+        r#"{"level":"warn","message":"careful","count":1}"#,
+    ]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert!(out.stderr.contains("[guest log warn] careful"), "{out:#?}");
+
+    let out = w.run(&[
+        "run",
+        fx::EVENT_EMITTER,
+        "--allow-topic",
+        "orders.*",
+        "--input",
+        r#"{"topic":"orders.new","payload":{"id":7}}"#,
+    ]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert!(
+        out.stderr.contains(r#"[guest event orders.new] {"id":7}"#),
+        "{out:#?}"
+    );
+}
+
+#[test]
+fn bad_flags_are_one_line_usage_errors() {
+    let w = Warden::new();
+    for args in [
+        &["run", fx::HELLO, "--allow", "http"][..],
+        &["run", fx::HELLO, "--memory", "lots"],
+        &["run", fx::HELLO, "--timeout", "5"],
+        &["run", fx::HELLO, "--kv-quota", "1KiB"],
+        &["run", fx::HELLO, "--stdin", "-"],
+        &["run", fx::COMMAND, "--input", "{}"],
+        &["frobnicate"],
+    ] {
+        let out = w.run(args);
+        assert_eq!(out.code, 2, "{args:?}: {out:#?}");
+        assert!(
+            out.error_line().starts_with("error[USAGE]: "),
+            "{args:?}: {out:#?}"
+        );
+    }
+    let out = w.run(&["run", fx::HELLO, "--allow", "http"]);
+    assert!(out.stderr.contains("--allow-host"), "{out:#?}");
+}
+
+#[test]
+fn inspect_shows_denied_and_granted_imports() {
+    let w = Warden::new();
+    let out = w.run(&["inspect", fx::KV_COUNTER]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    let kv = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("warden:plugin/kv"))
+        .unwrap_or_else(|| panic!("no kv import row: {}", out.stdout));
+    assert!(kv.contains("denied"), "{kv}");
+    assert!(out.stdout.contains("world root"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("export run: func(input: string)"),
+        "{}",
+        out.stdout
+    );
+
+    let out = w.run(&["inspect", fx::KV_COUNTER, "--allow", "kv", "--json"]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("inspect JSON");
+    assert_eq!(v["kind"], "plugin");
+    let kv = v["imports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"].as_str().unwrap().starts_with("warden:plugin/kv"))
+        .unwrap();
+    assert_eq!(kv["status"], "granted");
+    assert_eq!(v["policy_check"]["ok"], true);
+}
+
+#[test]
+fn compile_twice_hits_the_cache() {
+    let w = Warden::new();
+    let out = w.run(&["compile", fx::HELLO, fx::TYPED_EXPORTS]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert!(out.stdout.contains("hello: miss ("), "{out:#?}");
+    let out = w.run(&["compile", fx::HELLO, fx::TYPED_EXPORTS]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert!(out.stdout.contains("hello: hit ("), "{out:#?}");
+    assert!(out.stdout.contains("typed_exports: hit ("), "{out:#?}");
+}
+
+#[test]
+fn help_documents_exit_codes_and_version_works() {
+    let w = Warden::new();
+    let out = w.run(&["--help"]);
+    assert_eq!(out.code, 0);
+    assert!(out.stdout.contains("Exit codes"), "{}", out.stdout);
+    let out = w.run(&["help", "run"]);
+    assert_eq!(out.code, 0);
+    assert!(out.stdout.contains("--allow-dir"), "{}", out.stdout);
+    let out = w.run(&["--version"]);
+    assert_eq!(out.code, 0);
+    assert!(out.stdout.starts_with("warden "), "{}", out.stdout);
+}
+
+#[test]
+fn bench_smoke() {
+    let w = Warden::new();
+    let out = w.run(&[
+        "bench",
+        "--iterations",
+        "40",
+        "--plugin",
+        fx::HELLO,
+        "--json",
+    ]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("bench JSON");
+    let rows = v["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 6);
+    for r in rows {
+        assert!(r["median_ns"].as_f64().unwrap() > 0.0, "{r}");
+    }
+}
