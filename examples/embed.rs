@@ -23,7 +23,9 @@ async fn main() -> anyhow::Result<()> {
 
     // 1. A plugin that needs nothing.
     let hello = host.load_file(warden_fixtures::HELLO)?;
-    let out = hello.run(Policy::deny_all(), r#"{"name":"embedder"}"#).await?;
+    let out = hello
+        .run(Policy::deny_all(), r#"{"name":"embedder"}"#)
+        .await?;
     println!("hello      -> {}", out.output);
 
     // 2. A host callback, granted by name, with tight limits.
@@ -34,11 +36,19 @@ async fn main() -> anyhow::Result<()> {
             memory_bytes: 16 << 20,
             ..Limits::default()
         });
-    let callback = host.load_file(warden_fixtures::HOST_CALLBACK)?.prepare(policy)?;
-    let outcome = callback.run(r#"{"name":"add","args":{"a":40,"b":2}}"#).await;
+    let callback = host
+        .load_file(warden_fixtures::HOST_CALLBACK)?
+        .prepare(policy)?;
+    let outcome = callback
+        .run(r#"{"name":"add","args":{"a":40,"b":2}}"#)
+        .await;
     println!(
         "callback   -> {} (host calls: {}, {} µs)",
-        outcome.result.as_ref().map(|o| o.output.as_str()).unwrap_or("error"),
+        outcome
+            .result
+            .as_ref()
+            .map(|o| o.output.as_str())
+            .unwrap_or("error"),
         outcome.receipt.host_calls.host,
         outcome.receipt.wall_time_us
     );
@@ -61,7 +71,8 @@ async fn main() -> anyhow::Result<()> {
     println!("denied     -> [{}] {err}", err.code());
 
     // 5. Granted, it runs; the receipt says what it touched.
-    let prepared = kv.prepare(Policy::deny_all().with_grants(Grants::none().allow(Capability::Kv)?))?;
+    let prepared =
+        kv.prepare(Policy::deny_all().with_grants(Grants::none().allow(Capability::Kv)?))?;
     let outcome = prepared.run(r#"{"key":"visits"}"#).await;
     println!("kv         -> {}", outcome.result?.output);
     println!("receipt    -> {}", serde_json::to_string(&outcome.receipt)?);
