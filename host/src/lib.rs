@@ -15,32 +15,39 @@
 //! limits and the granted capability contexts, an instance from the pooling
 //! allocator, the call, a [`Receipt`] → drop.
 //!
-//! ```no_run
-//! use warden_host::{Capability, Grants, Host, Limits, Policy};
+//! ```
+//! use warden_host::{Capability, ErrorCode, Grants, Host, Limits, Policy};
 //!
-//! # async fn example() -> Result<(), warden_host::Error> {
+//! # #[tokio::main(flavor = "multi_thread")]
+//! # async fn main() -> Result<(), warden_host::Error> {
+//! # let plugin_path = warden_fixtures::HOST_CALLBACK;
 //! let host = Host::builder()
-//!     .cache_dir("/tmp/warden-cache")
 //!     .host_fn("add", |call| async move {
-//!         let a = call.args["a"].as_i64().unwrap_or(0);
-//!         let b = call.args["b"].as_i64().unwrap_or(0);
+//!         let a = call.args["a"].as_i64().ok_or("a must be an integer")?;
+//!         let b = call.args["b"].as_i64().ok_or("b must be an integer")?;
 //!         Ok(serde_json::json!(a + b))
 //!     })
 //!     .build()?;
-//! let plugin = host.load_file("hello.wasm")?;
+//! let plugin = host.load_file(plugin_path)?; // a component, WAT, or a WASI preview1 module
+//!
+//! // Nothing granted: the plugin imports `warden:plugin/host`, so it never starts.
+//! let denied = plugin.prepare(Policy::deny_all()).unwrap_err();
+//! assert_eq!(denied.code(), ErrorCode::CapabilityDenied);
+//!
+//! // Grant the one function it needs, with a 500 ms timeout.
 //! let policy = Policy::deny_all()
 //!     .with_grants(Grants::none().allow(Capability::Log)?.allow_host_fns(["add"]))
 //!     .with_limits(Limits { timeout: std::time::Duration::from_millis(500), ..Limits::default() });
-//! let prepared = plugin.prepare(policy)?; // CAPABILITY_DENIED here if it imports more
-//! let outcome = prepared.run(r#"{"name":"warden"}"#).await;
-//! println!("{}", serde_json::to_string(&outcome.receipt).unwrap());
-//! println!("{}", outcome.into_result()?.output);
+//! let prepared = plugin.prepare(policy)?;
+//! let outcome = prepared.run(r#"{"name":"add","args":{"a":40,"b":2}}"#).await;
+//! assert_eq!(outcome.receipt.host_calls.host, 1);
+//! assert_eq!(outcome.into_result()?.output, "42");
 //! # Ok(()) }
 //! ```
 //!
-//! A runnable version of this example, against a guest the test build
-//! compiles, is `examples/embed.rs` in the repository (`cargo run --release
-//! --example embed`).
+//! This example runs as a doctest against the `host-callback` guest that the
+//! test build compiles; `examples/embed.rs` in the repository is a longer one
+//! (`cargo run --release --example embed`).
 //!
 //! ## Errors
 //! [`Error::code`] gives a stable [`ErrorCode`]: `NOT_WASM`,
