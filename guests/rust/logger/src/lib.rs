@@ -4,7 +4,7 @@
 //!         (`level`: trace|debug|info|warn|error, default info; `message` default "";
 //!         `count` default 1)
 //! Output: `{"logged":count}`
-//! Errors: `Err("invalid input: ...")` (bad JSON or unknown level).
+//! Errors: `Err("invalid input: ...")` (bad JSON or unknown level), `Err("log: Error::Denied(..)")`.
 
 wit_bindgen::generate!({ world: "plugin", path: "../../../wit" });
 
@@ -27,7 +27,7 @@ impl Guest for Logger {
         let message = v.get("message").and_then(Value::as_str).unwrap_or("");
         let count = v.get("count").and_then(Value::as_u64).unwrap_or(1);
         for _ in 0..count {
-            log::log(level, message);
+            log::log(level, message).map_err(|e| format!("log: {e:?}"))?;
         }
         Ok(json!({ "logged": count }).to_string())
     }
