@@ -160,10 +160,12 @@ impl WardenEngine {
         &self.fingerprint
     }
 
-    /// Epoch ticks that cover `timeout` (at least one).
+    /// Epoch ticks that cover `timeout`: one more than the quotient, because
+    /// the current epoch is already partly over, so the deadline never comes
+    /// before the timeout (it may come up to one tick after it).
     pub(crate) fn ticks_for(&self, timeout: Duration) -> u64 {
         let tick = self.options.epoch_tick.as_nanos().max(1);
-        (timeout.as_nanos().div_ceil(tick) as u64).max(1)
+        timeout.as_nanos().div_ceil(tick) as u64 + 1
     }
 }
 
