@@ -55,16 +55,20 @@ impl DiskCache {
             .join(format!("{content_hash}-{}.cwasm", engine.fingerprint()))
     }
 
+    pub(crate) fn raw_path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// A raw entry whose checksum verifies, or `None`.
+    pub(crate) fn load_raw(&self, name: &str) -> Option<Vec<u8>> {
+        let bytes = std::fs::read(self.raw_path(name)).ok()?;
+        verified_payload(&bytes).map(<[u8]>::to_vec)
+    }
+
     /// Load a valid entry, or `Err(reason)` when it is missing/corrupt/stale.
     pub(crate) fn load(&self, engine: &WardenEngine, path: &Path) -> Result<Component, String> {
         let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-        if bytes.len() < MAGIC.len() + 32 || &bytes[..MAGIC.len()] != MAGIC {
-            return Err("bad header".into());
-        }
-        let (sum, payload) = bytes[MAGIC.len()..].split_at(32);
-        if blake3::hash(payload).as_bytes() != sum {
-            return Err("checksum mismatch".into());
-        }
+        let payload = verified_payload(&bytes).ok_or("bad header or checksum mismatch")?;
         // SAFETY: the payload is exactly what `Component::serialize` wrote
         // with this engine fingerprint (checked by the checksum and the file
         // name); Wasmtime additionally checks its own header and version.
@@ -85,6 +89,15 @@ impl DiskCache {
         f.sync_all()?;
         std::fs::rename(&tmp, path)
     }
+}
+
+/// The payload of an entry whose header and checksum verify.
+fn verified_payload(bytes: &[u8]) -> Option<&[u8]> {
+    if bytes.len() < MAGIC.len() + 32 || &bytes[..MAGIC.len()] != MAGIC {
+        return None;
+    }
+    let (sum, payload) = bytes[MAGIC.len()..].split_at(32);
+    (blake3::hash(payload).as_bytes() == sum).then_some(payload)
 }
 
 /// The default cache directory: `$WARDEN_CACHE_DIR`, else `$XDG_CACHE_HOME/warden`,

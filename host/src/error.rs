@@ -146,6 +146,16 @@ pub enum Error {
         /// The import or resource that was asked for.
         detail: String,
     },
+    /// A script's entry point returned a promise that can never settle
+    /// (nothing is left to run). Its code is `TIMEOUT`: the call would
+    /// otherwise wait until its deadline.
+    #[error("plugin `{plugin}`: the promise never settles: {reason}")]
+    Stalled {
+        /// The plugin's name.
+        plugin: String,
+        /// What the engine said.
+        reason: String,
+    },
     /// See [`ErrorCode::Timeout`].
     #[error("plugin `{plugin}`: timed out after {limit:?}")]
     Timeout {
@@ -254,7 +264,7 @@ impl Error {
             Error::InvalidInput { .. } => ErrorCode::InvalidInput,
             Error::InputTooLarge { .. } => ErrorCode::InputTooLarge,
             Error::CapabilityDenied { .. } => ErrorCode::CapabilityDenied,
-            Error::Timeout { .. } => ErrorCode::Timeout,
+            Error::Timeout { .. } | Error::Stalled { .. } => ErrorCode::Timeout,
             Error::MemoryLimit { .. } => ErrorCode::MemoryLimit,
             Error::TableLimit { .. } => ErrorCode::TableLimit,
             Error::FuelExhausted { .. } => ErrorCode::FuelExhausted,

@@ -177,6 +177,21 @@ pub(crate) struct HostInner {
     pub(crate) shared: Arc<HostShared>,
 }
 
+impl HostInner {
+    /// A checksummed raw entry (e.g. a pre-initialized component) from the cache.
+    pub(crate) fn cache_get_raw(&self, key: &str) -> Option<Vec<u8>> {
+        self.cache.as_ref()?.load_raw(&format!("{key}.wasm"))
+    }
+
+    pub(crate) fn cache_put_raw(&self, key: &str, bytes: &[u8]) {
+        if let Some(cache) = &self.cache
+            && let Err(e) = cache.store(&cache.raw_path(&format!("{key}.wasm")), bytes)
+        {
+            tracing::warn!("cannot write cache entry {key}: {e}");
+        }
+    }
+}
+
 /// An embeddable warden host. Cheap to clone; share one per process.
 #[derive(Clone)]
 pub struct Host {

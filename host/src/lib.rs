@@ -65,6 +65,7 @@ mod host;
 mod limits;
 mod plugin;
 pub mod policy;
+mod preinit;
 mod receipt;
 mod state;
 pub mod values;
@@ -77,7 +78,9 @@ pub use engine::{EngineOptions, WardenEngine};
 pub use error::{Error, ErrorCode, Result};
 pub use host::{Host, HostBuilder, SourceKind, componentize};
 pub use limits::Limits;
-pub use plugin::{ExportFunc, Invoked, Outcome, Plugin, PluginKind, Prepared, RunOutput};
+pub use plugin::{
+    ExportFunc, Invoked, Outcome, Plugin, PluginKind, Prepared, RunOutput, script_error,
+};
 pub use policy::{
     Capability, DirGrant, EnvGrant, Grants, HostFnGrant, KvGrant, Pattern, Policy, TrustLevel,
 };

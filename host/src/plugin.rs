@@ -21,7 +21,7 @@ use crate::cache::CacheStatus;
 use crate::error::{Error, Result};
 use crate::host::{Host, SourceKind};
 use crate::limits::{Limits, Tripped};
-use crate::policy::{Grants, Policy, check_imports};
+use crate::policy::{Grants, ImportCheck, Policy, check_imports_with};
 use crate::receipt::{LogLine, Receipt};
 use crate::state::{CallState, Captures};
 
@@ -284,6 +284,15 @@ impl Plugin {
         &self.inner.funcs
     }
 
+    /// Does it export `warden:plugin/script` (a script engine)?
+    pub fn is_script_engine(&self) -> bool {
+        self.inner.funcs.iter().any(|f| {
+            f.instance
+                .as_deref()
+                .is_some_and(|i| i.starts_with("warden:plugin/script@"))
+        })
+    }
+
     /// The compiled component.
     pub fn component(&self) -> &Component {
         &self.inner.component
@@ -292,12 +301,25 @@ impl Plugin {
     /// Check the imports against `policy` and get a handle for calls.
     /// Fails with `CAPABILITY_DENIED` naming the first import the grants do
     /// not cover; no guest code has run.
+    ///
+    /// A script engine (a component exporting `warden:plugin/script`, such as
+    /// warden's JS engine and the plugins `warden build` makes with it) imports
+    /// every warden capability whatever its script uses, so for it those are
+    /// linked and checked call by call ([`ImportCheck::AtCall`]): the script
+    /// gets a catchable denial. WASI capabilities and unknown imports are
+    /// refused here for every component.
     pub fn prepare(&self, policy: Policy) -> Result<Prepared> {
+        let mode = if self.is_script_engine() {
+            ImportCheck::AtCall
+        } else {
+            ImportCheck::AtLink
+        };
         let name = &*self.inner.name;
-        check_imports(
+        check_imports_with(
             name,
             self.inner.imports.iter().map(String::as_str),
             &policy.grants,
+            mode,
         )?;
         if let Err(msg) = &self.inner.pre {
             return Err(Error::CapabilityDenied {
@@ -364,7 +386,8 @@ impl<T> Outcome<T> {
         self.result
     }
 
-    fn map<U>(self, f: impl FnOnce(T) -> Result<U>) -> Outcome<U> {
+    /// Transform the value (or turn it into an error), keeping the rest.
+    pub fn map<U>(self, f: impl FnOnce(T) -> Result<U>) -> Outcome<U> {
         Outcome {
             result: self.result.and_then(f),
             receipt: self.receipt,
@@ -374,7 +397,8 @@ impl<T> Outcome<T> {
         }
     }
 
-    fn failed(plugin: &str, export: &str, error: Error) -> Self {
+    /// An outcome for a call that failed before it started.
+    pub fn failed(plugin: &str, export: &str, error: Error) -> Self {
         Outcome {
             result: Err(error),
             receipt: Receipt {
@@ -403,6 +427,39 @@ pub struct Invoked {
     pub wave: Vec<String>,
     /// The results as JSON, where the types allow (one result: the value; none: null; several: an array).
     pub json: Option<serde_json::Value>,
+}
+
+/// A script engine's `run` error is `<kind>: <message>` (see
+/// `warden:plugin/script`); map the kind to warden's code: `compile` →
+/// `COMPILE`, `denied` → `CAPABILITY_DENIED`, `serialization` →
+/// `SERIALIZATION`, `stalled` → `TIMEOUT`, anything else (`thrown`) →
+/// `GUEST_ERROR`.
+pub fn script_error(plugin: &str, message: &str) -> Error {
+    let (kind, rest) = message.split_once(": ").unwrap_or(("thrown", message));
+    let plugin = plugin.to_string();
+    match kind {
+        "compile" => Error::Compile {
+            plugin,
+            message: rest.to_string(),
+        },
+        "denied" => Error::CapabilityDenied {
+            plugin,
+            capability: "script".into(),
+            detail: rest.to_string(),
+        },
+        "serialization" => Error::Serialization {
+            plugin,
+            reason: rest.to_string(),
+        },
+        "stalled" => Error::Stalled {
+            plugin,
+            reason: rest.to_string(),
+        },
+        _ => Error::GuestError {
+            plugin,
+            message: rest.to_string(),
+        },
+    }
 }
 
 struct Warm {
@@ -722,6 +779,7 @@ impl Prepared {
                 }
                 Ok(RunOutput { output })
             }
+            Err(message) if self.plugin.is_script_engine() => Err(script_error(name, &message)),
             Err(message) => Err(Error::GuestError {
                 plugin: name.to_string(),
                 message,

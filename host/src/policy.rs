@@ -522,6 +522,17 @@ pub fn classify_import(name: &str) -> ImportClass {
     }
 }
 
+/// When warden's own capability interfaces (`log`, `kv`, `host`, `events`)
+/// are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportCheck {
+    /// Importing one that is not granted refuses the component (the default).
+    AtLink,
+    /// Script engines import all of them whatever the script uses: link them
+    /// and let each call's grant check decide (`denied` error values).
+    AtCall,
+}
+
 /// Check a component's import names against the grants: every import must be
 /// provided by warden and, if it is a capability, granted.
 pub fn check_imports<'a>(
@@ -529,8 +540,21 @@ pub fn check_imports<'a>(
     imports: impl IntoIterator<Item = &'a str>,
     grants: &Grants,
 ) -> Result<()> {
+    check_imports_with(plugin, imports, grants, ImportCheck::AtLink)
+}
+
+/// [`check_imports`] with an explicit [`ImportCheck`] mode.
+pub fn check_imports_with<'a>(
+    plugin: &str,
+    imports: impl IntoIterator<Item = &'a str>,
+    grants: &Grants,
+    mode: ImportCheck,
+) -> Result<()> {
     for name in imports {
         match classify_import(name) {
+            ImportClass::Capability(
+                Capability::Log | Capability::Kv | Capability::Host | Capability::Events,
+            ) if mode == ImportCheck::AtCall => {}
             ImportClass::Capability(cap) if !grants.has(cap) => {
                 return Err(Error::CapabilityDenied {
                     plugin: plugin.to_string(),
@@ -599,6 +623,12 @@ mod tests {
 
         let err = check_imports("p", ["acme:evil/net"], &granted).unwrap_err();
         assert!(err.to_string().contains("does not provide"), "{err}");
+
+        // Script engines: warden's interfaces are checked per call, WASI http still at link.
+        let engine = ["warden:plugin/kv@0.1.0", "warden:plugin/log@0.1.0"];
+        check_imports_with("e", engine, &Grants::none(), ImportCheck::AtCall).unwrap();
+        let http = ["wasi:http/outgoing-handler@0.2.12"];
+        assert!(check_imports_with("e", http, &Grants::none(), ImportCheck::AtCall).is_err());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `warden:plugin/log`: guest log lines go to `tracing` (target `warden::guest`)
 //! and into the call's output, and count toward the output cap.
 
+use crate::bindings::WitError;
 use crate::bindings::warden::plugin::log::{Host, Level};
 use crate::limits::Tripped;
 use crate::policy::Capability;
@@ -8,11 +9,11 @@ use crate::receipt::LogLine;
 use crate::state::CallState;
 
 impl Host for CallState {
-    fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
+    fn log(&mut self, level: Level, message: String) -> wasmtime::Result<Result<(), WitError>> {
         self.count_call(Capability::Log)?;
         if !self.grants.log {
-            self.denied(Capability::Log, "logging");
-            return Ok(());
+            let msg = self.denied(Capability::Log, "logging");
+            return Ok(Err(WitError::Denied(msg)));
         }
         if !self.captures.budget.take(message.len(), "log") {
             self.limiter.trip(Tripped::Output { stream: "log" });
@@ -45,6 +46,6 @@ impl Host for CallState {
             level: level.to_string(),
             message,
         });
-        Ok(())
+        Ok(Ok(()))
     }
 }
