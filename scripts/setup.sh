@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 step() { printf '\n==> %s\n' "$*"; }
 
 # --- System packages -------------------------------------------------------
-APT_PACKAGES=(pkg-config ca-certificates python3-venv)
+# clang, llvm, wasi-libc, libclang-dev: QuickJS cross-compiled to wasm32-wasip2 for the JS engine.
+APT_PACKAGES=(pkg-config ca-certificates python3-venv clang llvm lld wasi-libc libclang-dev)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

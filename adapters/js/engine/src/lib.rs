@@ -1,0 +1,1071 @@
+//! warden's JavaScript engine: QuickJS-ng (through `rquickjs` 0.14) behind the
+//! WIT world `warden:plugin/script-engine`.
+//!
+//! Why not the `javy` crate: javy 8.1 pins rquickjs 0.12, i.e. QuickJS-ng 0.15.1,
+//! whose parser reports a stale column for every SyntaxError (quickjs-ng PR
+//! #1582) and whose stack frames give the wrong line for common runtime errors:
+//! a ReferenceError to an undefined global points at the start of the enclosing
+//! function, a property read of `undefined` at the previous call's line (quickjs-ng
+//! PR #1585 and related). rquickjs 0.14 ships QuickJS-ng 0.16.2, which has those
+//! fixes, and prebuilt wasm32-wasip2 bindings. What javy added on top of rquickjs
+//! (a configured runtime, a `Math.random` seeded at first use so a wizer snapshot
+//! does not fix the sequence) is a few lines here.
+//!
+//! # Entry conventions
+//!
+//! A script (the baked-in plugin given to `wizer-initialize`, or a snippet given
+//! to `script.eval`) is one of:
+//!
+//! a. **An ES module** (detected when the source contains an `export`
+//!    statement): its entry point is the exported function `run`
+//!    (`export function run(input) {…}`, `export async function run(input) {…}`),
+//!    or else its default export when that is a function
+//!    (`export default function (input) {…}`). Capabilities are imported:
+//!    `import { get, set } from 'warden:plugin/kv'`.
+//! b. **"codemode"**: the whole source is one function expression, such as
+//!    `async (input) => { … }` or `(input) => input.x * 2`. It is compiled as
+//!    the module `import * as kv from 'warden:plugin/kv'; import { log } from
+//!    'warden:plugin/log'; import { call } from 'warden:plugin/host'; import
+//!    { emit } from 'warden:plugin/events'; export default (<source>\n);`,
+//!    the wrapper sharing the source's first line, so `kv`, `log`, `call` and
+//!    `emit` are in scope and line numbers are the source's own. Trailing
+//!    semicolons are dropped (`(i) => i.x;` works).
+//!
+//! Positions in compile errors and in the stacks of errors that escape are the
+//! source's own: 1-based line and 1-based column in characters (QuickJS counts
+//! UTF-8 bytes; the codemode wrapper is subtracted on line 1). A stack read by
+//! the script itself (`e.stack`) is QuickJS's, unconverted. The baked-in plugin
+//! is the module `plugin.js`; snippets are `snippet.js`, then `snippet-2.js`, …
+//! in one instance. A link error (an unknown module, a missing export) is a
+//! `compile` error without a position.
+//!
+//! The entry is called with `JSON.parse(input)` (an empty input is `null`). When
+//! it returns a promise, the QuickJS job queue is run until it settles; a
+//! promise still pending once the queue is empty is "stalled". The result goes
+//! through `JSON.stringify`.
+//!
+//! # Capability modules
+//!
+//! - `warden:plugin/log`: `log(level, message)`, level one of
+//!   `'trace' | 'debug' | 'info' | 'warn' | 'error'`.
+//! - `warden:plugin/kv`: `get(key) -> string | null` (UTF-8, invalid sequences
+//!   replaced by U+FFFD), `getBytes(key) -> Uint8Array | null`,
+//!   `set(key, value: string | Uint8Array | ArrayBuffer)`, `del(key) -> boolean`,
+//!   `listKeys(prefix = '') -> string[]`.
+//! - `warden:plugin/host`: `call(name, args) -> Promise<any>` (args are
+//!   `JSON.stringify`'d, `undefined` as `null`; the result is `JSON.parse`'d; the
+//!   import is synchronous, so the promise is already settled).
+//! - `warden:plugin/events`: `emit(topic, payload)` (payload `JSON.stringify`'d).
+//!
+//! A WIT `error` becomes a thrown (or, from `call`, rejected) instance of
+//! `CapabilityDenied` (denied), `LimitExceeded` (limit-exceeded),
+//! `InvalidArgument` (invalid) or `HostError` (failed), subclasses of `Error`
+//! whose `name` is the class name and whose `message` is the WIT payload. Every
+//! capability module exports the four classes; they are globals too.
+//!
+//! `console.log/info/debug/warn/error` log through the log capability (levels
+//! info/info/debug/warn/error); arguments are formatted like Node (strings as
+//! they are, errors as `Name: message`, others `JSON.stringify`'d or `String()`'d,
+//! joined by spaces); a line the log capability refuses is dropped.
+//!
+//! # Errors
+//!
+//! `script.eval` returns the typed `script-error`; `run` returns a string with
+//! the kind as prefix: `compile: <message> at <line>:<col>`, `thrown: <Name:
+//! message>\n<stack>`, `denied: <message>` (a `CapabilityDenied` escaped the
+//! entry point), `serialization: …` (the result, or the input, is not JSON),
+//! `stalled: …`, and `no plugin: …` when nothing was baked in.
+//!
+//! # Pre-initialization
+//!
+//! The QuickJS runtime and context live in a `thread_local` created on first
+//! use by any export, so the wizer snapshot taken after `wizer-initialize`
+//! contains the runtime, the capability modules and the compiled plugin, and a
+//! component that was never pre-initialized works the same, only slower.
+//! Top-level code of a baked plugin runs under the pre-initialization policy:
+//! capability calls there fail (a `CapabilityDenied` makes `wizer-initialize`
+//! fail with `denied`), `console` lines are dropped, and it should not call
+//! `Math.random` (the generator would be seeded in the snapshot).
+//!
+//! # Limits
+//!
+//! - Deep recursion traps (`call stack exhausted`) instead of throwing a
+//!   RangeError: QuickJS-ng turns its stack check off on WASI.
+//! - Each `script.eval` keeps its module in the runtime (QuickJS cannot unload
+//!   one), so an instance reused for many snippets grows a little each time.
+//! - Time, memory and fuel limits are the host's (wasmtime); they stop the
+//!   instance, not the script.
+
+wit_bindgen::generate!({ world: "script-engine", path: "../../../wit" });
+
+use std::cell::{Cell, OnceCell, RefCell};
+
+// `script.eval` and `wizer-initialize` both return `types.script-error` (a
+// type-only import, so the component imports nothing it does not call).
+use exports::warden::plugin::script::Guest as ScriptGuest;
+use rquickjs::{
+    self as qjs, Array, ArrayBuffer, Coerced, Constructor, Ctx, Exception, Function, Module,
+    Object, Persistent, Promise, TypedArray, Value,
+    module::{Declarations, Exports, ModuleDef},
+    prelude::{Opt, Rest},
+};
+use warden::plugin::types::ScriptError as InitError;
+use warden::plugin::types::ScriptError as EvalError;
+use warden::plugin::{events, host, kv, log, types};
+
+/// The module name of the baked-in plugin.
+const PLUGIN_MODULE: &str = "plugin.js";
+/// The module name of the first snippet; later ones are `snippet-<n>.js`.
+const SNIPPET_MODULE: &str = "snippet";
+/// The first line of a codemode script; the source follows on the same line.
+const CODEMODE_PREFIX: &str = "import * as kv from 'warden:plugin/kv'; \
+    import { log } from 'warden:plugin/log'; import { call } from 'warden:plugin/host'; \
+    import { emit } from 'warden:plugin/events'; export default (";
+const CODEMODE_SUFFIX: &str = "\n);";
+const ERROR_CLASSES: [&str; 4] = [
+    "CapabilityDenied",
+    "LimitExceeded",
+    "InvalidArgument",
+    "HostError",
+];
+
+/// How the error classes are made (evaluated once, as a script).
+const ERROR_CLASSES_JS: &str = r#"(() => {
+  const classes = {};
+  for (const name of ["CapabilityDenied", "LimitExceeded", "InvalidArgument", "HostError"]) {
+    const C = ({ [name]: class extends Error {} })[name];
+    Object.defineProperty(C.prototype, "name", { value: name, writable: true, configurable: true });
+    Object.defineProperty(globalThis, name, { value: C, writable: true, configurable: true });
+    classes[name] = C;
+  }
+  return classes;
+})()"#;
+
+thread_local! {
+    static ENGINE: OnceCell<Engine> = const { OnceCell::new() };
+    /// The error classes, outside `ENGINE` because capability modules need them
+    /// while the engine is being made.
+    static CLASSES: OnceCell<Persistent<Object<'static>>> = const { OnceCell::new() };
+}
+
+struct Engine {
+    /// Kept alive for the context (never dropped: the instance's memory goes away whole).
+    _runtime: qjs::Runtime,
+    context: qjs::Context,
+    /// The baked-in plugin's entry point (set by `wizer-initialize`).
+    plugin: RefCell<Option<Loaded>>,
+    /// How many snippets were evaluated by this instance.
+    snippets: Cell<u32>,
+}
+
+/// An evaluated script's entry point and what is needed to report its errors.
+struct Loaded {
+    entry: Persistent<Function<'static>>,
+    source: Source,
+}
+
+/// A script's module name and how it was wrapped.
+struct Source {
+    module: String,
+    /// Length of the codemode prefix on line 1 (0 for an ES module).
+    shift: usize,
+    /// The script as compiled, less the codemode wrapper.
+    text: String,
+}
+
+/// What went wrong, by `script-error` kind.
+#[derive(Debug)]
+enum Failure {
+    Compile(String),
+    Thrown(String),
+    Denied(String),
+    Serialization(String),
+    Stalled(String),
+    NoPlugin,
+}
+
+macro_rules! from_failure {
+    ($t:ty) => {
+        impl From<Failure> for $t {
+            fn from(f: Failure) -> Self {
+                match f {
+                    Failure::Compile(m) => Self::Compile(m),
+                    Failure::Thrown(m) => Self::Thrown(m),
+                    Failure::Denied(m) => Self::Denied(m),
+                    Failure::Serialization(m) => Self::Serialization(m),
+                    Failure::Stalled(m) => Self::Stalled(m),
+                    Failure::NoPlugin => Self::Compile(no_plugin_message().into()),
+                }
+            }
+        }
+    };
+}
+from_failure!(InitError);
+
+impl Failure {
+    /// The `run` export's error text: the kind, a colon, the message.
+    fn into_run_error(self) -> String {
+        match self {
+            Failure::Compile(m) => format!("compile: {m}"),
+            Failure::Thrown(m) => format!("thrown: {m}"),
+            Failure::Denied(m) => format!("denied: {m}"),
+            Failure::Serialization(m) => format!("serialization: {m}"),
+            Failure::Stalled(m) => format!("stalled: {m}"),
+            Failure::NoPlugin => format!("no plugin: {}", no_plugin_message()),
+        }
+    }
+}
+
+fn no_plugin_message() -> &'static str {
+    "this engine has no baked-in script; use script.eval"
+}
+
+// ---------------------------------------------------------------------------
+// The runtime
+
+/// Runs `f` with the engine (made on first use) inside its context, then runs
+/// what the script left queued (un-awaited promise chains), so that it does not
+/// leak into the next call.
+fn with_engine<R>(f: impl for<'js> FnOnce(&Engine, &Ctx<'js>) -> R) -> R {
+    ENGINE.with(|cell| {
+        let engine = cell.get_or_init(Engine::new);
+        engine.context.with(|ctx| {
+            let result = f(engine, &ctx);
+            while ctx.execute_pending_job() {}
+            let _ = ctx.catch();
+            result
+        })
+    })
+}
+
+impl Engine {
+    fn new() -> Engine {
+        let runtime = qjs::Runtime::new().expect("the QuickJS runtime starts");
+        // Collect reference cycles now and then; the memory limit is the host's.
+        runtime.set_gc_threshold(4 << 20);
+        let context = qjs::Context::full(&runtime).expect("the QuickJS context starts");
+        context
+            .with(|ctx| install(&ctx).map_err(|e| describe_init_error(&ctx, e)))
+            .expect("the warden globals and modules install");
+        Engine {
+            _runtime: runtime,
+            context,
+            plugin: RefCell::new(None),
+            snippets: Cell::new(0),
+        }
+    }
+
+    fn next_snippet_name(&self) -> String {
+        let n = self.snippets.get() + 1;
+        self.snippets.set(n);
+        if n == 1 {
+            format!("{SNIPPET_MODULE}.js")
+        } else {
+            format!("{SNIPPET_MODULE}-{n}.js")
+        }
+    }
+}
+
+fn describe_init_error(ctx: &Ctx<'_>, e: qjs::Error) -> String {
+    if e.is_exception() {
+        format!("{:?}", describe_value(ctx, ctx.catch()))
+    } else {
+        e.to_string()
+    }
+}
+
+/// `Math.random`, error classes, `console`, and the capability modules (declared
+/// and evaluated, so they are part of the snapshot).
+fn install<'js>(ctx: &Ctx<'js>) -> qjs::Result<()> {
+    // QuickJS seeds its own generator when the context is made, which would be
+    // in the snapshot; fastrand seeds itself on first use, in each instance.
+    let math: Object = ctx.globals().get("Math")?;
+    math.set(
+        "random",
+        Function::new(ctx.clone(), fastrand::f64)?.with_name("random")?,
+    )?;
+
+    let mut options = qjs::context::EvalOptions::default();
+    options.filename = Some("warden:errors".into());
+    let classes: Object = ctx.eval_with_options(ERROR_CLASSES_JS, options)?;
+    CLASSES.with(|c| {
+        let _ = c.set(Persistent::save(ctx, classes));
+    });
+
+    let console = Object::new(ctx.clone())?;
+    for (name, level) in [
+        ("log", log::Level::Info),
+        ("info", log::Level::Info),
+        ("debug", log::Level::Debug),
+        ("warn", log::Level::Warn),
+        ("error", log::Level::Error),
+    ] {
+        let f = Function::new(ctx.clone(), move |ctx: Ctx<'js>, args: Rest<Value<'js>>| {
+            console_line(&ctx, level, args)
+        })?
+        .with_name(name)?;
+        console.set(name, f)?;
+    }
+    ctx.globals().set("console", console)?;
+
+    for (name, promise) in [
+        (
+            "warden:plugin/log",
+            Module::evaluate_def::<LogModule, _>(ctx.clone(), "warden:plugin/log")?.1,
+        ),
+        (
+            "warden:plugin/kv",
+            Module::evaluate_def::<KvModule, _>(ctx.clone(), "warden:plugin/kv")?.1,
+        ),
+        (
+            "warden:plugin/host",
+            Module::evaluate_def::<HostModule, _>(ctx.clone(), "warden:plugin/host")?.1,
+        ),
+        (
+            "warden:plugin/events",
+            Module::evaluate_def::<EventsModule, _>(ctx.clone(), "warden:plugin/events")?.1,
+        ),
+    ] {
+        promise
+            .finish::<Value>()
+            .map_err(|_| qjs::Error::new_from_js_message("module", name, "evaluation failed"))?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Exports
+
+struct Component;
+
+impl Guest for Component {
+    fn run(input: String) -> Result<String, String> {
+        with_engine(|engine, ctx| {
+            let plugin = engine.plugin.borrow();
+            let loaded = plugin.as_ref().ok_or(Failure::NoPlugin)?;
+            call_entry(ctx, loaded, &input)
+        })
+        .map_err(Failure::into_run_error)
+    }
+
+    fn wizer_initialize(source: String) -> Result<(), InitError> {
+        with_engine(|engine, ctx| -> Result<(), Failure> {
+            if !source.is_empty() {
+                let loaded = load(ctx, PLUGIN_MODULE.into(), &source)?;
+                *engine.plugin.borrow_mut() = Some(loaded);
+            }
+            Ok(())
+        })
+        .map_err(InitError::from)
+    }
+}
+
+impl ScriptGuest for Component {
+    fn eval(source: String, input: String) -> Result<String, EvalError> {
+        with_engine(|engine, ctx| {
+            let loaded = load(ctx, engine.next_snippet_name(), &source)?;
+            call_entry(ctx, &loaded, &input)
+        })
+        .map_err(EvalError::from)
+    }
+}
+
+export!(Component);
+
+// ---------------------------------------------------------------------------
+// Loading and calling scripts
+
+/// Compiles and evaluates `source` as the module `name` and finds its entry.
+fn load<'js>(ctx: &Ctx<'js>, module: String, source: &str) -> Result<Loaded, Failure> {
+    let codemode = !has_export_statement(source);
+    let (text, src) = if codemode {
+        // `(input) => input.x;` is meant as the expression: drop trailing semicolons.
+        let expr = source
+            .trim_end()
+            .trim_end_matches(|c: char| c == ';' || c.is_whitespace());
+        let src = Source {
+            module,
+            shift: CODEMODE_PREFIX.len(),
+            text: expr.to_owned(),
+        };
+        (format!("{CODEMODE_PREFIX}{expr}{CODEMODE_SUFFIX}"), src)
+    } else {
+        let src = Source {
+            module,
+            shift: 0,
+            text: source.to_owned(),
+        };
+        (source.to_owned(), src)
+    };
+
+    let declared = Module::declare(ctx.clone(), src.module.as_str(), text.as_str())
+        .map_err(|e| compile_failure(ctx, e, &src))?;
+    // Linking errors (an unknown module, a missing export) surface here.
+    let (module, promise) = declared.eval().map_err(|e| compile_failure(ctx, e, &src))?;
+    // Top-level code (and top-level await) runs here.
+    settle(
+        ctx,
+        promise.into_value(),
+        &src,
+        "the module's top-level await",
+    )?;
+
+    let ns = module.namespace().map_err(|e| caught(ctx, e, &src))?;
+    let pick = |name: &str| -> Option<Function<'js>> {
+        ns.get::<_, Value>(name)
+            .ok()
+            .and_then(|v| v.into_function())
+    };
+    let entry = pick("run").or_else(|| pick("default")).ok_or_else(|| {
+        Failure::Compile(if codemode {
+            "the script is neither an ES module (no `export`) nor a function expression".into()
+        } else {
+            "the module exports neither a function `run` nor a default function".into()
+        })
+    })?;
+    Ok(Loaded {
+        entry: Persistent::save(ctx, entry),
+        source: src,
+    })
+}
+
+/// `JSON.parse(input)` -> entry -> settle -> `JSON.stringify`.
+fn call_entry(ctx: &Ctx<'_>, loaded: &Loaded, input: &str) -> Result<String, Failure> {
+    let src = &loaded.source;
+    let entry = loaded
+        .entry
+        .clone()
+        .restore(ctx)
+        .map_err(|e| Failure::Thrown(e.to_string()))?;
+    let arg = if input.trim().is_empty() {
+        Value::new_null(ctx.clone())
+    } else {
+        ctx.json_parse(input).map_err(|e| {
+            let msg = failure_message(ctx, e);
+            Failure::Serialization(format!("the input is not JSON: {msg}"))
+        })?
+    };
+    let result: Value = entry.call((arg,)).map_err(|e| caught(ctx, e, src))?;
+    let result = settle(ctx, result, src, "the entry point's promise")?;
+    match ctx.json_stringify(result.clone()) {
+        Ok(Some(s)) => s
+            .to_string()
+            .map_err(|e| Failure::Serialization(e.to_string())),
+        Ok(None) => Err(Failure::Serialization(if result.is_undefined() {
+            "the result is undefined".into()
+        } else {
+            format!("the result (a {}) cannot become JSON", js_type(&result))
+        })),
+        Err(e) => Err(Failure::Serialization(failure_message(ctx, e))),
+    }
+}
+
+/// Drives the job queue until `value` (when it is a promise) settles.
+fn settle<'js>(
+    ctx: &Ctx<'js>,
+    value: Value<'js>,
+    src: &Source,
+    what: &str,
+) -> Result<Value<'js>, Failure> {
+    let Some(promise) = value.as_promise().cloned() else {
+        return Ok(value);
+    };
+    match promise.finish::<Value>() {
+        Ok(v) => Ok(v),
+        Err(qjs::Error::WouldBlock) => Err(Failure::Stalled(format!(
+            "{what} is still pending and no job is left to run (nothing can settle it)"
+        ))),
+        Err(e) => Err(caught(ctx, e, src)),
+    }
+}
+
+/// A thrown error (or rejection) as a `Failure`: `denied` for a `CapabilityDenied`,
+/// else `thrown` with the message and stack.
+fn caught(ctx: &Ctx<'_>, e: qjs::Error, src: &Source) -> Failure {
+    if !e.is_exception() {
+        return Failure::Thrown(e.to_string());
+    }
+    let value = ctx.catch();
+    if let Some(obj) = value.as_object()
+        && let Some(class) = class(ctx, "CapabilityDenied")
+        && obj.is_instance_of(&class)
+    {
+        return Failure::Denied(
+            obj.get::<_, Coerced<String>>("message")
+                .map(|c| c.0)
+                .unwrap_or_default(),
+        );
+    }
+    let (head, stack) = describe_value(ctx, value);
+    match stack {
+        Some(stack) if !stack.trim().is_empty() => {
+            Failure::Thrown(format!("{head}\n{}", fix_columns(stack.trim_end(), src)))
+        }
+        _ => Failure::Thrown(head),
+    }
+}
+
+/// The message of a thrown error, without the stack.
+fn failure_message(ctx: &Ctx<'_>, e: qjs::Error) -> String {
+    if e.is_exception() {
+        let value = ctx.catch();
+        match value.as_exception() {
+            Some(exc) => exc.message().unwrap_or_default(),
+            None => describe_value(ctx, value).0,
+        }
+    } else {
+        e.to_string()
+    }
+}
+
+/// A compile (or link) error: `<message> at <line>:<col>` in the source's own coordinates.
+fn compile_failure(ctx: &Ctx<'_>, e: qjs::Error, src: &Source) -> Failure {
+    let Some((message, loc)) = syntax_error(ctx, e, &src.module) else {
+        return Failure::Compile("the source does not compile".into());
+    };
+    match loc {
+        Some((line, col)) => {
+            let (line, col) = src_position(src, line, col);
+            Failure::Compile(format!("{message} at {line}:{col}"))
+        }
+        None => Failure::Compile(message),
+    }
+}
+
+/// The caught error's message (prefixed by its name unless a SyntaxError) and
+/// the `line:col` of its first stack frame in `module`.
+fn syntax_error(
+    ctx: &Ctx<'_>,
+    e: qjs::Error,
+    module: &str,
+) -> Option<(String, Option<(usize, usize)>)> {
+    if !e.is_exception() {
+        return Some((e.to_string(), None));
+    }
+    let value = ctx.catch();
+    let Some(exc) = value.as_exception() else {
+        return Some((describe_value(ctx, value).0, None));
+    };
+    let name: String = exc
+        .get::<_, Coerced<String>>("name")
+        .map(|c| c.0)
+        .unwrap_or_default();
+    let mut message = exc.message().unwrap_or_default();
+    if name != "SyntaxError" && !name.is_empty() {
+        message = format!("{name}: {message}");
+    }
+    if let Some(head) = message.strip_suffix(": ''") {
+        message = format!("{head}: end of input");
+    }
+    Some((
+        message,
+        exc.stack().as_deref().and_then(|s| location(s, module)),
+    ))
+}
+
+/// The first `<module>:<line>:<col>` of a stack.
+fn location(stack: &str, module: &str) -> Option<(usize, usize)> {
+    let needle = format!("{module}:");
+    let mut rest = stack;
+    while let Some(i) = rest.find(&needle) {
+        rest = &rest[i + needle.len()..];
+        let mut parts = rest.splitn(3, |c: char| !c.is_ascii_digit());
+        let line = parts.next().and_then(|s| s.parse().ok());
+        let col = parts.next().and_then(|s| s.parse().ok());
+        if let (Some(line), Some(col)) = (line, col) {
+            return Some((line, col));
+        }
+    }
+    None
+}
+
+/// Maps a QuickJS position (1-based line, 1-based UTF-8 byte column, in the
+/// compiled text) to the source as given: 1-based line and character column,
+/// less the codemode wrapper.
+fn src_position(src: &Source, line: usize, col: usize) -> (usize, usize) {
+    let lines: Vec<&str> = src.text.split('\n').collect();
+    if src.shift > 0 && line > lines.len() {
+        // On the wrapper's closing line: the end of the source.
+        let last = lines.last().copied().unwrap_or("");
+        return (lines.len(), last.chars().count() + 1);
+    }
+    let Some(text) = line.checked_sub(1).and_then(|i| lines.get(i)) else {
+        return (line, col);
+    };
+    let col = if line == 1 {
+        col.saturating_sub(src.shift)
+    } else {
+        col
+    };
+    let mut byte = col.saturating_sub(1).min(text.len());
+    while !text.is_char_boundary(byte) {
+        byte -= 1;
+    }
+    (line, text[..byte].chars().count() + 1)
+}
+
+/// Rewrites the `<module>:<line>:<col>` of a stack to the source's coordinates.
+fn fix_columns(stack: &str, src: &Source) -> String {
+    let needle = format!("{}:", src.module);
+    let mut out = String::with_capacity(stack.len());
+    let mut rest = stack;
+    while let Some(i) = rest.find(&needle) {
+        let (before, after) = rest.split_at(i + needle.len());
+        out.push_str(before);
+        rest = after;
+        let line_end = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let col_start = line_end + 1;
+        if line_end > 0 && rest[line_end..].starts_with(':') {
+            let col_len = rest[col_start..]
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len() - col_start);
+            if let (Ok(line), Ok(col)) = (
+                rest[..line_end].parse(),
+                rest[col_start..col_start + col_len].parse(),
+            ) {
+                let (line, col) = src_position(src, line, col);
+                out.push_str(&format!("{line}:{col}"));
+                rest = &rest[col_start + col_len..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `(Name: message, stack)` for an error, or the value formatted like `console.log`.
+fn describe_value<'js>(ctx: &Ctx<'js>, value: Value<'js>) -> (String, Option<String>) {
+    if let Some(exc) = value.as_exception() {
+        let name: String = exc
+            .get::<_, Coerced<String>>("name")
+            .map(|c| c.0)
+            .unwrap_or_else(|_| "Error".into());
+        let message = exc.message().unwrap_or_default();
+        let head = if message.is_empty() {
+            name
+        } else {
+            format!("{name}: {message}")
+        };
+        return (head, exc.stack());
+    }
+    (format_value(ctx, value), None)
+}
+
+/// Whether `source` has an `export` statement (outside strings and comments):
+/// then it is an ES module, else a codemode function expression.
+fn has_export_statement(source: &str) -> bool {
+    let b = source.as_bytes();
+    let is_ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80;
+    // Brace depth inside each open template substitution `${ … }`.
+    let mut templates: Vec<u32> = Vec::new();
+    let mut in_template = false;
+    let mut i = 0;
+    let mut prev_sig = b';'; // last significant byte before the current token
+    while i < b.len() {
+        let c = b[i];
+        if in_template {
+            match c {
+                b'\\' => i += 1,
+                b'`' => in_template = false,
+                b'$' if b.get(i + 1) == Some(&b'{') => {
+                    templates.push(0);
+                    in_template = false;
+                    i += 1;
+                }
+                _ => {}
+            }
+            i += 1;
+            prev_sig = b')';
+            continue;
+        }
+        match c {
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i + 1 < b.len() && !(b[i] == b'*' && b[i + 1] == b'/') {
+                    i += 1;
+                }
+                i += 2;
+                continue;
+            }
+            b'\'' | b'"' => {
+                i += 1;
+                while i < b.len() && b[i] != c && b[i] != b'\n' {
+                    if b[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                i += 1;
+                prev_sig = b')';
+                continue;
+            }
+            b'`' => {
+                in_template = true;
+                i += 1;
+                continue;
+            }
+            b'{' => {
+                if let Some(d) = templates.last_mut() {
+                    *d += 1;
+                }
+            }
+            b'}' => match templates.last_mut() {
+                Some(0) => {
+                    templates.pop();
+                    in_template = true;
+                    i += 1;
+                    continue;
+                }
+                Some(d) => *d -= 1,
+                None => {}
+            },
+            _ if is_ident(c) => {
+                let start = i;
+                while i < b.len() && is_ident(b[i]) {
+                    i += 1;
+                }
+                if &b[start..i] == b"export" && prev_sig != b'.' {
+                    let next = b[i..].iter().copied().find(|c| !c.is_ascii_whitespace());
+                    if matches!(next, Some(b'{' | b'*'))
+                        || next.is_some_and(|n| n.is_ascii_alphabetic())
+                    {
+                        return true;
+                    }
+                }
+                prev_sig = b'a';
+                continue;
+            }
+            _ => {}
+        }
+        if !c.is_ascii_whitespace() {
+            prev_sig = c;
+        }
+        i += 1;
+    }
+    false
+}
+
+// ---------------------------------------------------------------------------
+// Values
+
+/// Formats a value like `console.log` does for one argument.
+fn format_value<'js>(ctx: &Ctx<'js>, value: Value<'js>) -> String {
+    if let Some(s) = value.as_string() {
+        return s.to_string().unwrap_or_default();
+    }
+    if let Some(exc) = value.as_exception() {
+        let name: String = exc
+            .get::<_, Coerced<String>>("name")
+            .map(|c| c.0)
+            .unwrap_or_else(|_| "Error".into());
+        let message = exc.message().unwrap_or_default();
+        return if message.is_empty() {
+            name
+        } else {
+            format!("{name}: {message}")
+        };
+    }
+    if !value.is_function() && !value.is_symbol() && !value.is_undefined() {
+        match ctx.json_stringify(value.clone()) {
+            Ok(Some(s)) => return s.to_string().unwrap_or_default(),
+            Ok(None) => {}
+            Err(_) => {
+                let _ = ctx.catch();
+            }
+        }
+    }
+    match value.get::<Coerced<String>>() {
+        Ok(s) => s.0,
+        Err(_) => {
+            let _ = ctx.catch();
+            format!("[{}]", js_type(&value))
+        }
+    }
+}
+
+/// `typeof value`, with `null` and `array` told apart.
+fn js_type(value: &Value<'_>) -> &'static str {
+    use qjs::Type;
+    match value.type_of() {
+        Type::Uninitialized | Type::Undefined => "undefined",
+        Type::Null => "null",
+        Type::Bool => "boolean",
+        Type::Int | Type::Float => "number",
+        Type::String => "string",
+        Type::Symbol => "symbol",
+        Type::BigInt => "bigint",
+        Type::Array => "array",
+        Type::Function | Type::Constructor => "function",
+        Type::Promise => "promise",
+        Type::Exception => "error",
+        _ => "object",
+    }
+}
+
+/// `JSON.stringify(value)`, with `undefined` as `null`.
+fn to_json<'js>(ctx: &Ctx<'js>, value: Option<Value<'js>>) -> qjs::Result<String> {
+    match value {
+        None => Ok("null".into()),
+        Some(v) => Ok(match ctx.json_stringify(v)? {
+            Some(s) => s.to_string()?,
+            None => "null".into(),
+        }),
+    }
+}
+
+/// The error class `name` (one of `ERROR_CLASSES`).
+fn class<'js>(ctx: &Ctx<'js>, name: &str) -> Option<Constructor<'js>> {
+    let classes = CLASSES.with(|c| c.get().cloned())?;
+    classes.restore(ctx).ok()?.get(name).ok()
+}
+
+/// Throws the JS error for a WIT `error`.
+fn throw_wit(ctx: &Ctx<'_>, e: types::Error) -> qjs::Error {
+    let (name, message) = match e {
+        types::Error::Denied(m) => ("CapabilityDenied", m),
+        types::Error::LimitExceeded(m) => ("LimitExceeded", m),
+        types::Error::Invalid(m) => ("InvalidArgument", m),
+        types::Error::Failed(m) => ("HostError", m),
+    };
+    match new_error(ctx, name, &message) {
+        Ok(err) => ctx.throw(err.into_value()),
+        Err(e) => e,
+    }
+}
+
+/// An instance of the error class `name`, made natively (an `Error` given the
+/// class's prototype) so its stack starts at the script's own frames.
+fn new_error<'js>(ctx: &Ctx<'js>, name: &str, message: &str) -> qjs::Result<Object<'js>> {
+    let err = Exception::from_message(ctx.clone(), message)?.into_object();
+    if let Some(class) = class(ctx, name) {
+        let proto: Object = class.get("prototype")?;
+        err.set_prototype(Some(&proto))?;
+    }
+    Ok(err)
+}
+
+// ---------------------------------------------------------------------------
+// console
+
+fn console_line<'js>(ctx: &Ctx<'js>, level: log::Level, args: Rest<Value<'js>>) -> qjs::Result<()> {
+    let mut line = String::new();
+    for (i, arg) in args.0.into_iter().enumerate() {
+        if i > 0 {
+            line.push(' ');
+        }
+        line.push_str(&format_value(ctx, arg));
+    }
+    // Not granted (or over a cap): the line is dropped.
+    let _ = log::log(level, &line);
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Capability modules
+
+fn declare_with_classes(decl: &Declarations<'_>, names: &[&str]) -> qjs::Result<()> {
+    for name in names.iter().chain(ERROR_CLASSES.iter()) {
+        decl.declare(*name)?;
+    }
+    Ok(())
+}
+
+fn export_fn<'js, F, P>(ctx: &Ctx<'js>, exports: &Exports<'js>, name: &str, f: F) -> qjs::Result<()>
+where
+    F: qjs::function::IntoJsFunc<'js, P> + 'js,
+{
+    exports.export(name, Function::new(ctx.clone(), f)?.with_name(name)?)?;
+    Ok(())
+}
+
+fn export_classes<'js>(ctx: &Ctx<'js>, exports: &Exports<'js>) -> qjs::Result<()> {
+    for name in ERROR_CLASSES {
+        let c = class(ctx, name).ok_or_else(|| {
+            qjs::Error::new_from_js_message("undefined", name, "missing error class")
+        })?;
+        exports.export(name, c)?;
+    }
+    Ok(())
+}
+
+struct LogModule;
+
+impl ModuleDef for LogModule {
+    fn declare(decl: &Declarations<'_>) -> qjs::Result<()> {
+        declare_with_classes(decl, &["log"])
+    }
+
+    fn evaluate<'js>(ctx: &Ctx<'js>, exports: &Exports<'js>) -> qjs::Result<()> {
+        export_fn(
+            ctx,
+            exports,
+            "log",
+            |ctx: Ctx<'js>, level: String, message: Value<'js>| {
+                let level = match level.as_str() {
+                    "trace" => log::Level::Trace,
+                    "debug" => log::Level::Debug,
+                    "info" => log::Level::Info,
+                    "warn" => log::Level::Warn,
+                    "error" => log::Level::Error,
+                    other => {
+                        return Err(Exception::throw_type(
+                            &ctx,
+                            &format!(
+                                "unknown log level '{other}' (trace, debug, info, warn, error)"
+                            ),
+                        ));
+                    }
+                };
+                log::log(level, &format_value(&ctx, message)).map_err(|e| throw_wit(&ctx, e))
+            },
+        )?;
+        export_classes(ctx, exports)
+    }
+}
+
+struct KvModule;
+
+impl ModuleDef for KvModule {
+    fn declare(decl: &Declarations<'_>) -> qjs::Result<()> {
+        declare_with_classes(decl, &["get", "getBytes", "set", "del", "listKeys"])
+    }
+
+    fn evaluate<'js>(ctx: &Ctx<'js>, exports: &Exports<'js>) -> qjs::Result<()> {
+        export_fn(
+            ctx,
+            exports,
+            "get",
+            |ctx: Ctx<'js>, key: Coerced<String>| -> qjs::Result<Value<'js>> {
+                match kv::get(&key.0).map_err(|e| throw_wit(&ctx, e))? {
+                    Some(bytes) => {
+                        let text = match String::from_utf8(bytes) {
+                            Ok(s) => s,
+                            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+                        };
+                        Ok(qjs::String::from_str(ctx.clone(), &text)?.into_value())
+                    }
+                    None => Ok(Value::new_null(ctx.clone())),
+                }
+            },
+        )?;
+        export_fn(
+            ctx,
+            exports,
+            "getBytes",
+            |ctx: Ctx<'js>, key: Coerced<String>| -> qjs::Result<Value<'js>> {
+                match kv::get(&key.0).map_err(|e| throw_wit(&ctx, e))? {
+                    Some(bytes) => Ok(TypedArray::<u8>::new(ctx.clone(), bytes)?.into_value()),
+                    None => Ok(Value::new_null(ctx.clone())),
+                }
+            },
+        )?;
+        export_fn(
+            ctx,
+            exports,
+            "set",
+            |ctx: Ctx<'js>, key: Coerced<String>, value: Value<'js>| {
+                let result = if let Some(s) = value.as_string() {
+                    kv::set(&key.0, s.to_string()?.as_bytes())
+                } else if let Ok(arr) = TypedArray::<u8>::from_value(value.clone()) {
+                    // SAFETY: no JS runs while the bytes are borrowed (kv::set is a host call).
+                    kv::set(&key.0, unsafe { arr.as_bytes() }.unwrap_or_default())
+                } else if let Some(buf) = ArrayBuffer::from_value(value.clone()) {
+                    // SAFETY: as above.
+                    kv::set(&key.0, unsafe { buf.as_bytes() }.unwrap_or_default())
+                } else {
+                    return Err(Exception::throw_type(
+                        &ctx,
+                        &format!(
+                            "kv set: the value must be a string or a Uint8Array, not {}",
+                            js_type(&value)
+                        ),
+                    ));
+                };
+                result.map_err(|e| throw_wit(&ctx, e))
+            },
+        )?;
+        export_fn(
+            ctx,
+            exports,
+            "del",
+            |ctx: Ctx<'js>, key: Coerced<String>| {
+                kv::delete(&key.0).map_err(|e| throw_wit(&ctx, e))
+            },
+        )?;
+        export_fn(
+            ctx,
+            exports,
+            "listKeys",
+            |ctx: Ctx<'js>, prefix: Opt<Coerced<String>>| -> qjs::Result<Array<'js>> {
+                let keys = kv::list_keys(prefix.0.as_ref().map_or("", |p| p.0.as_str()))
+                    .map_err(|e| throw_wit(&ctx, e))?;
+                let arr = Array::new(ctx.clone())?;
+                for (i, k) in keys.into_iter().enumerate() {
+                    arr.set(i, k)?;
+                }
+                Ok(arr)
+            },
+        )?;
+        export_classes(ctx, exports)
+    }
+}
+
+struct HostModule;
+
+impl ModuleDef for HostModule {
+    fn declare(decl: &Declarations<'_>) -> qjs::Result<()> {
+        declare_with_classes(decl, &["call"])
+    }
+
+    fn evaluate<'js>(ctx: &Ctx<'js>, exports: &Exports<'js>) -> qjs::Result<()> {
+        export_fn(
+            ctx,
+            exports,
+            "call",
+            |ctx: Ctx<'js>, name: Coerced<String>, args: Opt<Value<'js>>| {
+                let (promise, resolve, reject) = ctx.promise()?;
+                let outcome =
+                    to_json(&ctx, args.0).and_then(|json| match host::call(&name.0, &json) {
+                        Ok(out) => ctx.json_parse(out),
+                        Err(e) => Err(throw_wit(&ctx, e)),
+                    });
+                match outcome {
+                    Ok(v) => resolve.call::<_, ()>((v,))?,
+                    Err(e) if e.is_exception() => reject.call::<_, ()>((ctx.catch(),))?,
+                    Err(e) => return Err(e),
+                }
+                Ok::<Promise<'js>, qjs::Error>(promise)
+            },
+        )?;
+        export_classes(ctx, exports)
+    }
+}
+
+struct EventsModule;
+
+impl ModuleDef for EventsModule {
+    fn declare(decl: &Declarations<'_>) -> qjs::Result<()> {
+        declare_with_classes(decl, &["emit"])
+    }
+
+    fn evaluate<'js>(ctx: &Ctx<'js>, exports: &Exports<'js>) -> qjs::Result<()> {
+        export_fn(
+            ctx,
+            exports,
+            "emit",
+            |ctx: Ctx<'js>, topic: Coerced<String>, payload: Opt<Value<'js>>| {
+                let json = to_json(&ctx, payload.0)?;
+                events::emit(&topic.0, &json).map_err(|e| throw_wit(&ctx, e))
+            },
+        )?;
+        export_classes(ctx, exports)
+    }
+}

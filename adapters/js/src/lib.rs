@@ -1,0 +1,259 @@
+//! # warden-js
+//!
+//! JavaScript and TypeScript on warden. The engine is a WebAssembly component
+//! (`engine/`: QuickJS through the `javy` crate, built for wasm32-wasip2
+//! against the `warden:plugin/script-engine` world) embedded in this crate.
+//! Two ways to run JS:
+//!
+//! - **Snippets** ([`JsEngine::prepare`] + [`JsPrepared::exec`]): source given
+//!   at call time runs in a fresh instance of the engine, pre-initialized once
+//!   (QuickJS runtime, capability modules and `console` already in the
+//!   snapshot), under the call's grants and limits.
+//! - **Plugins** ([`build_plugin`]): a script baked into the engine and
+//!   pre-initialized with `wasmtime-wizer` inside warden; the result is an
+//!   ordinary component exporting `run`, loadable by any warden host.
+//!
+//! Entry conventions, in both: an ES module exporting `run` (or a default
+//! function), or "codemode" — the whole source is one function expression
+//! such as `async (input) => …`. Capabilities are ES modules
+//! (`import { get, set } from 'warden:plugin/kv'`, `warden:plugin/log`,
+//! `warden:plugin/host` (`await call(name, args)`), `warden:plugin/events`);
+//! an ungranted one throws a catchable `CapabilityDenied`. TypeScript is
+//! stripped of its types in the host by swc's `swc_ts_fast_strip`, which
+//! blanks types out so line and column of every error stay the source's own.
+//!
+//! ```
+//! # #[tokio::main(flavor = "multi_thread")]
+//! # async fn main() -> Result<(), warden_host::Error> {
+//! use warden_host::{Host, Policy};
+//! use warden_js::{JsEngine, Lang};
+//!
+//! let host = Host::builder().build()?;
+//! let js = JsEngine::new(&host).await?;
+//! let sandbox = js.prepare(Policy::deny_all())?;
+//! let out = sandbox.exec(Lang::TypeScript, "(input: {n: number}) => input.n * 2", r#"{"n": 21}"#).await;
+//! assert_eq!(out.into_result()?, "42");
+//! # Ok(()) }
+//! ```
+
+use std::sync::Arc;
+
+use warden_host::{Error, Host, Outcome, Plugin, Policy, Prepared, Result};
+use wasmtime::component::Val;
+
+/// The engine component as built (not pre-initialized).
+pub static ENGINE: &[u8] = include_bytes!(env!("WARDEN_JS_ENGINE"));
+
+const SCRIPT_EVAL: &str = "warden:plugin/script@0.1.0#eval";
+const INIT: &str = "wizer-initialize";
+
+/// The source language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    /// JavaScript (ES2023 modules, QuickJS).
+    JavaScript,
+    /// TypeScript: types are stripped in the host, positions kept.
+    TypeScript,
+}
+
+impl std::str::FromStr for Lang {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "js" | "javascript" | "mjs" => Ok(Lang::JavaScript),
+            "ts" | "typescript" | "mts" => Ok(Lang::TypeScript),
+            other => Err(format!("unknown language `{other}` (expected js or ts)")),
+        }
+    }
+}
+
+impl Lang {
+    /// The language of a file, by extension.
+    pub fn of_path(path: &std::path::Path) -> Option<Lang> {
+        path.extension()?.to_str()?.parse().ok()
+    }
+}
+
+/// Strip TypeScript types, replacing them with whitespace so every line and
+/// column stays where it was. Errors are `COMPILE` with line:column.
+pub fn strip_types(name: &str, source: &str) -> Result<String> {
+    use swc_common::errors::Handler;
+    use swc_common::sync::Lrc;
+    use swc_common::{GLOBALS, Globals, SourceMap};
+    use swc_ts_fast_strip::{Mode, Options, operate};
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    let captured = Captured::default();
+    let cm: Lrc<SourceMap> = Default::default();
+    let handler = Handler::with_emitter_writer(Box::new(captured.clone()), Some(cm.clone()));
+    let options = Options {
+        module: Some(true),
+        filename: Some(format!("{name}.ts")),
+        mode: Mode::StripOnly,
+        ..Options::default()
+    };
+    let result = GLOBALS.set(&Globals::new(), || {
+        operate(&cm, &handler, source.to_string(), options)
+    });
+    match result {
+        Ok(out) => Ok(out.code),
+        Err(e) => {
+            let diagnostics =
+                String::from_utf8_lossy(&captured.0.lock().unwrap_or_else(|p| p.into_inner()))
+                    .trim()
+                    .to_string();
+            Err(Error::Compile {
+                plugin: name.to_string(),
+                message: if diagnostics.is_empty() {
+                    e.message
+                } else {
+                    format!("{}\n{diagnostics}", e.message)
+                },
+            })
+        }
+    }
+}
+
+fn to_js(name: &str, lang: Lang, source: &str) -> Result<String> {
+    match lang {
+        Lang::JavaScript => Ok(source.to_string()),
+        Lang::TypeScript => strip_types(name, source),
+    }
+}
+
+/// Check `wizer-initialize`'s `result<_, script-error>`.
+fn init_result(name: &str, results: &[Val]) -> Result<()> {
+    match results.first() {
+        Some(Val::Result(Err(Some(err)))) => match &**err {
+            Val::Variant(kind, Some(msg)) => match &**msg {
+                Val::String(m) => Err(warden_host::script_error(name, &format!("{kind}: {m}"))),
+                other => Err(Error::Internal {
+                    message: format!("unexpected script-error payload {other:?}"),
+                }),
+            },
+            other => Err(Error::Internal {
+                message: format!("unexpected script-error {other:?}"),
+            }),
+        },
+        _ => Ok(()),
+    }
+}
+
+/// Bake `source` into the engine and pre-initialize it: the returned bytes
+/// are a component exporting `run` that calls the script. A syntax error is
+/// `COMPILE` with line:column; top-level code must not call capabilities
+/// (nothing is granted at build time).
+pub async fn build_plugin(host: &Host, name: &str, lang: Lang, source: &str) -> Result<Vec<u8>> {
+    let js = to_js(name, lang, source)?;
+    host.pre_initialize(name, ENGINE, INIT, vec![Val::String(js)], |r| {
+        init_result(name, r)
+    })
+    .await
+}
+
+/// The snippet engine: pre-initialized once per host, then a fresh instance
+/// per call.
+#[derive(Debug, Clone)]
+pub struct JsEngine {
+    plugin: Plugin,
+}
+
+impl JsEngine {
+    /// Pre-initialize (cached in the host's cache directory) and compile the engine.
+    pub async fn new(host: &Host) -> Result<Self> {
+        let snapshot = host
+            .pre_initialize("js", ENGINE, INIT, vec![Val::String(String::new())], |r| {
+                init_result("js", r)
+            })
+            .await?;
+        Ok(JsEngine {
+            plugin: host.load_bytes("js", &snapshot)?,
+        })
+    }
+
+    /// The engine as a plugin (for inspection).
+    pub fn plugin(&self) -> &Plugin {
+        &self.plugin
+    }
+
+    /// A sandbox with these grants and limits; each `exec` is a fresh instance.
+    pub fn prepare(&self, policy: Policy) -> Result<JsPrepared> {
+        Ok(JsPrepared {
+            prepared: self.plugin.prepare(policy)?,
+        })
+    }
+}
+
+/// Snippets under one policy.
+#[derive(Debug, Clone)]
+pub struct JsPrepared {
+    prepared: Prepared,
+}
+
+impl JsPrepared {
+    /// Run `source` with `input` (JSON text) in a fresh instance. Returns the
+    /// result as JSON text, or `COMPILE` (line:column), `GUEST_ERROR` (message
+    /// and JS stack), `CAPABILITY_DENIED`, `SERIALIZATION`, `TIMEOUT` (also a
+    /// promise that can never settle), `MEMORY_LIMIT`, … with the receipt.
+    pub async fn exec(&self, lang: Lang, source: &str, input: &str) -> Outcome<String> {
+        let name = self.prepared.plugin().name().to_string();
+        if let Err(e) = serde_json::from_str::<serde_json::Value>(input) {
+            return Outcome::failed(
+                &name,
+                SCRIPT_EVAL,
+                Error::InvalidInput {
+                    plugin: name.clone(),
+                    reason: format!("input is not JSON: {e}"),
+                },
+            );
+        }
+        let js = match to_js(&name, lang, source) {
+            Ok(js) => js,
+            Err(e) => return Outcome::failed(&name, SCRIPT_EVAL, e),
+        };
+        let outcome = self
+            .prepared
+            .invoke_json(
+                SCRIPT_EVAL,
+                &[
+                    serde_json::Value::String(js),
+                    serde_json::Value::String(input.to_string()),
+                ],
+            )
+            .await;
+        outcome.map(|invoked| match invoked.json {
+            Some(serde_json::Value::Object(m)) => match (m.get("ok"), m.get("err")) {
+                (Some(serde_json::Value::String(out)), _) => Ok(out.clone()),
+                (_, Some(serde_json::Value::Object(err))) => {
+                    let (kind, msg) = err.iter().next().ok_or_else(|| Error::Internal {
+                        message: "empty script-error".into(),
+                    })?;
+                    Err(warden_host::script_error(
+                        &name,
+                        &format!("{kind}: {}", msg.as_str().unwrap_or_default()),
+                    ))
+                }
+                _ => Err(Error::Internal {
+                    message: format!("unexpected eval result {m:?}"),
+                }),
+            },
+            other => Err(Error::Internal {
+                message: format!("unexpected eval result {other:?}"),
+            }),
+        })
+    }
+}
