@@ -442,11 +442,19 @@ pub fn script_error(plugin: &str, message: &str) -> Error {
             plugin,
             message: rest.to_string(),
         },
-        "denied" => Error::CapabilityDenied {
-            plugin,
-            capability: "script".into(),
-            detail: rest.to_string(),
-        },
+        "denied" => {
+            // Warden's denials read `<capability>: <what> is not granted`.
+            let capability = rest
+                .split_once(':')
+                .and_then(|(c, _)| c.trim().parse::<crate::Capability>().ok())
+                .map(|c| c.name().to_string())
+                .unwrap_or_else(|| "script".into());
+            Error::CapabilityDenied {
+                plugin,
+                capability,
+                detail: rest.to_string(),
+            }
+        }
         "serialization" => Error::Serialization {
             plugin,
             reason: rest.to_string(),
