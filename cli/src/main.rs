@@ -45,6 +45,7 @@ mod inspect;
 mod load;
 mod report;
 mod run;
+mod script;
 
 use std::process::ExitCode;
 
@@ -87,6 +88,11 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Compile plugins into the cache (`name: hit|miss|replaced (N ms)`).
     Compile(compile::CompileArgs),
+    /// Run JavaScript or TypeScript given now, in a fresh sandbox.
+    #[command(after_long_help = script::EXEC_AFTER_HELP)]
+    Exec(script::ExecArgs),
+    /// Bake a JS/TS plugin into a pre-initialized component (exports `run`).
+    Build(script::BuildArgs),
     /// Benchmark warden against bare Wasmtime in one process.
     #[command(after_long_help = bench::AFTER_HELP)]
     Bench(bench::BenchArgs),
@@ -116,6 +122,8 @@ fn main() -> ExitCode {
             Command::Run(args) => run::run(args, verbose).await,
             Command::Inspect(args) => inspect::inspect(args).await,
             Command::Compile(args) => compile::compile(args, verbose).await,
+            Command::Exec(args) => script::exec(args, verbose).await,
+            Command::Build(args) => script::build(args).await,
             Command::Bench(args) => bench::bench(args).await,
         }
     });

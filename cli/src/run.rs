@@ -88,7 +88,7 @@ pub struct RunArgs {
     pub cache: CacheArgs,
 }
 
-fn read_source(path: &Path, what: &str) -> Result<Vec<u8>> {
+pub(crate) fn read_source(path: &Path, what: &str) -> Result<Vec<u8>> {
     if path == Path::new("-") {
         let mut buf = Vec::new();
         std::io::stdin()
@@ -256,7 +256,7 @@ async fn invoke(
 }
 
 /// A plugin's captured stdout/stderr and log lines, prefixed, on our stderr.
-fn guest_output_to_stderr<T>(outcome: &Outcome<T>) {
+pub(crate) fn guest_output_to_stderr<T>(outcome: &Outcome<T>) {
     let mut err = std::io::stderr().lock();
     for (label, bytes) in [("stdout", &outcome.stdout), ("stderr", &outcome.stderr)] {
         if bytes.is_empty() {
@@ -271,14 +271,14 @@ fn guest_output_to_stderr<T>(outcome: &Outcome<T>) {
     print_logs(outcome);
 }
 
-fn print_logs<T>(outcome: &Outcome<T>) {
+pub(crate) fn print_logs<T>(outcome: &Outcome<T>) {
     let mut err = std::io::stderr().lock();
     for l in &outcome.logs {
         let _ = writeln!(err, "[guest log {}] {}", l.level, l.message);
     }
 }
 
-fn print_receipt(enabled: bool, receipt: &Receipt) -> Result<()> {
+pub(crate) fn print_receipt(enabled: bool, receipt: &Receipt) -> Result<()> {
     if enabled {
         let text = serde_json::to_string_pretty(receipt).context("serializing the receipt")?;
         let _ = writeln!(std::io::stderr().lock(), "{text}");

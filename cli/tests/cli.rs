@@ -45,7 +45,10 @@ impl Warden {
     fn run_stdin(&self, args: &[&str], stdin: &[u8]) -> Out {
         let mut cmd = Command::new(WARDEN);
         cmd.args(args);
-        if matches!(args.first(), Some(&("run" | "inspect" | "compile"))) {
+        if matches!(
+            args.first(),
+            Some(&("run" | "inspect" | "compile" | "exec" | "build"))
+        ) {
             cmd.arg("--cache-dir").arg(self.cache.path());
         }
         cmd.env_remove("RUST_LOG")
@@ -532,4 +535,118 @@ fn bench_smoke() {
     for r in rows {
         assert!(r["median_ns"].as_f64().unwrap() > 0.0, "{r}");
     }
+}
+
+// ---- warden exec / warden build (JavaScript and TypeScript) --------------
+
+#[test]
+fn exec_js_and_ts_snippets() {
+    let w = Warden::new();
+    let out = w.run(&[
+        "exec",
+        "-e",
+        "async (i) => i.n * 2",
+        "--input",
+        r#"{"n": 21}"#,
+    ]);
+    assert_eq!((out.code, out.stdout.trim()), (0, "42"), "{out:#?}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let ts = dir.path().join("double.ts");
+    std::fs::write(
+        &ts,
+        "type In = { n: number };\nexport function run(i: In): number { return i.n * 2 }\n",
+    )
+    .unwrap();
+    let out = w.run(&["exec", ts.to_str().unwrap(), "--input", r#"{"n": 4}"#]);
+    assert_eq!((out.code, out.stdout.trim()), (0, "8"), "{out:#?}");
+}
+
+#[test]
+fn exec_errors_have_codes_and_exit_codes() {
+    let w = Warden::new();
+    let out = w.run(&["exec", "-e", "export function run() {\n  return 1 +;\n}"]);
+    assert_eq!(out.code, 1, "{out:#?}");
+    assert!(
+        out.stderr.starts_with("error[COMPILE]") && out.stderr.contains("2:"),
+        "{out:#?}"
+    );
+    let out = w.run(&["exec", "-e", "() => kv.get('x')"]);
+    assert_eq!(out.code, 3, "{out:#?}");
+    assert!(
+        out.stderr.contains("error[CAPABILITY_DENIED]") && out.stderr.contains("`kv`"),
+        "{out:#?}"
+    );
+    let out = w.run(&[
+        "exec",
+        "-e",
+        "() => { while (true) {} }",
+        "--timeout",
+        "200ms",
+    ]);
+    assert_eq!(out.code, 4, "{out:#?}");
+    let out = w.run(&["exec", "-e", "() => { throw new Error('boom') }"]);
+    assert_eq!(out.code, 5, "{out:#?}");
+    assert!(out.stderr.contains("Error: boom"), "{out:#?}");
+    let out = w.run(&["exec", "--lang", "cobol", "-e", "1"]);
+    assert_eq!(out.code, 2, "{out:#?}");
+}
+
+#[test]
+fn exec_with_grants_and_receipt() {
+    let w = Warden::new();
+    let out = w.run(&[
+        "exec", "-e", "async () => { kv.set('k', 'v'); log('info', 'hey'); return await call('echo', {x: kv.get('k')}) }",
+        "--allow", "kv", "--allow", "log", "--allow-fn", "echo", "--receipt",
+    ]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert_eq!(out.stdout.trim(), r#"{"x":"v"}"#);
+    assert!(out.stderr.contains("[guest log info] hey"), "{out:#?}");
+    let json_start = out.stderr.find('{').expect("receipt");
+    let receipt: serde_json::Value =
+        serde_json::from_str(&out.stderr[json_start..]).expect("receipt JSON");
+    assert_eq!(receipt["host_calls"]["kv"], 2);
+    assert_eq!(receipt["host_calls"]["host"], 1);
+}
+
+#[test]
+fn build_then_run_a_js_plugin() {
+    let w = Warden::new();
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("greet.js");
+    std::fs::write(&src, "import { log } from 'warden:plugin/log';\nexport function run(i) { log('info', 'greeting ' + i.name); return { hello: i.name } }\n").unwrap();
+    let wasm = dir.path().join("greet.wasm");
+    let out = w.run(&["build", src.to_str().unwrap(), "-o", wasm.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert!(out.stdout.contains("pre-initialized"), "{out:#?}");
+    let out = w.run(&[
+        "run",
+        wasm.to_str().unwrap(),
+        "--allow",
+        "log",
+        "--input",
+        r#"{"name":"js"}"#,
+    ]);
+    assert_eq!(
+        (out.code, out.stdout.trim()),
+        (0, r#"{"hello":"js"}"#),
+        "{out:#?}"
+    );
+    // The same plugin without the log grant: a typed denial.
+    let out = w.run(&["run", wasm.to_str().unwrap(), "--input", r#"{"name":"js"}"#]);
+    assert_eq!(out.code, 3, "{out:#?}");
+
+    let bad = dir.path().join("bad.js");
+    std::fs::write(&bad, "export function run() {\n  return (;\n}\n").unwrap();
+    let out = w.run(&[
+        "build",
+        bad.to_str().unwrap(),
+        "-o",
+        dir.path().join("bad.wasm").to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 1, "{out:#?}");
+    assert!(
+        out.stderr.starts_with("error[COMPILE]") && out.stderr.contains("2:"),
+        "{out:#?}"
+    );
 }
