@@ -34,6 +34,12 @@ pub struct EngineOptions {
     pub max_core_instances_per_component: u32,
     /// Guest stack size (a deep recursion traps with "call stack exhausted").
     pub max_wasm_stack: usize,
+    /// Bytes of each recycled memory slot kept resident and reset in place
+    /// (on Linux ≥ 6.7 only the dirty pages, found with PAGEMAP_SCAN) instead
+    /// of being discarded: a fresh instance then takes no copy-on-write page
+    /// faults for the memory its predecessor touched. Costs that much RSS
+    /// per warm slot.
+    pub keep_resident_bytes: usize,
 }
 
 impl Default for EngineOptions {
@@ -47,6 +53,7 @@ impl Default for EngineOptions {
             max_table_elements: 100_000,
             max_core_instances_per_component: 64,
             max_wasm_stack: 1 << 20,
+            keep_resident_bytes: 4 << 20,
         }
     }
 }
@@ -67,6 +74,8 @@ impl EngineOptions {
             .max_tables_per_component(32)
             .max_memory_size(self.max_memory_size)
             .table_elements(self.max_table_elements)
+            .linear_memory_keep_resident(self.keep_resident_bytes)
+            .table_keep_resident(64 << 10)
             // Keep a few warm slots so a fresh instance reuses a recent slot.
             .max_unused_warm_slots(16);
         pool

@@ -936,7 +936,14 @@ impl Prepared {
     /// Invoke any exported function with JSON arguments (one per parameter).
     pub async fn invoke_json(&self, target: &str, args: &[serde_json::Value]) -> Outcome<Invoked> {
         let name = self.plugin.name();
-        let size: usize = args.iter().map(|a| a.to_string().len()).sum();
+        // Strings count as their own bytes, not their escaped JSON form.
+        let size: usize = args
+            .iter()
+            .map(|a| match a {
+                serde_json::Value::String(s) => s.len(),
+                other => other.to_string().len(),
+            })
+            .sum();
         if size > self.limits.input_bytes {
             return Outcome::failed(
                 name,
