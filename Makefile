@@ -6,7 +6,7 @@ WARDEN := target/release/warden
 GUESTS := target/guests/wasm32-wasip2/release
 STAMP := target/.setup-done
 
-.PHONY: setup demo test build guests lint bench fmt clean
+.PHONY: setup demo test build guests lint bench bench-js fmt clean
 
 # Idempotent; the stamp only skips re-running it within one checkout.
 setup: $(STAMP)
@@ -43,6 +43,11 @@ lint:
 
 bench: build
 	$(WARDEN) bench
+
+# JS peers (isolated-vm, quickjs-emscripten) from npm, then the JS suite.
+bench-js: build
+	cd bench/js && npm ci --no-audit --no-fund
+	$(WARDEN) bench js
 
 fmt:
 	$(CARGO) fmt --all

@@ -50,10 +50,15 @@ The ratios are warden / bare; the goal for fresh instances is at most 1.2x.";
 /// `warden bench`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Calls per row (split into 20 interleaved batches).
-    #[arg(long, short = 'n', value_name = "N", default_value_t = 10_000,
+    /// `core`: warden vs bare Wasmtime; `js`: warden vs isolated-vm and
+    /// quickjs-emscripten (needs `make bench-js` once for the npm peers).
+    #[arg(value_name = "SUITE", default_value = "core", value_parser = ["core", "js"])]
+    pub suite: String,
+
+    /// Calls per row [default: 10000 for core (in 20 interleaved batches), 300 for js].
+    #[arg(long, short = 'n', value_name = "N",
           value_parser = clap::value_parser!(u32).range(20..))]
-    pub iterations: u32,
+    pub iterations: Option<u32>,
 
     /// The plugin to call (must export `run`) [default: the hello guest in
     /// target/guests, found from the executable's or the current directory].
@@ -226,14 +231,14 @@ impl Contenders {
 // ---------------------------------------------------------------- statistics
 
 #[derive(Debug)]
-struct Stats {
-    samples: usize,
-    median: f64,
-    p90: f64,
+pub(crate) struct Stats {
+    pub(crate) samples: usize,
+    pub(crate) median: f64,
+    pub(crate) p90: f64,
     mean: f64,
 }
 
-fn stats(mut v: Vec<u64>) -> Stats {
+pub(crate) fn stats(mut v: Vec<u64>) -> Stats {
     v.sort_unstable();
     let n = v.len();
     if n == 0 {
@@ -259,7 +264,7 @@ fn stats(mut v: Vec<u64>) -> Stats {
     }
 }
 
-fn fmt_ns(ns: f64) -> String {
+pub(crate) fn fmt_ns(ns: f64) -> String {
     if ns < 1e3 {
         format!("{ns:.0} ns")
     } else if ns < 1e6 {
@@ -283,11 +288,14 @@ struct Row {
 // ---------------------------------------------------------------- the bench
 
 pub async fn bench(args: BenchArgs) -> Result<ExitCode> {
+    if args.suite == "js" {
+        return crate::bench_js::bench_js(args.iterations.unwrap_or(300), args.json).await;
+    }
     let path = match args.plugin {
         Some(p) => p,
         None => default_plugin()?,
     };
-    let n = args.iterations;
+    let n = args.iterations.unwrap_or(10_000);
     let per_batch = (n / BATCHES).max(1);
     let warmup = per_batch.max(50);
     let progress = |msg: &str| eprintln!("bench: {msg}");

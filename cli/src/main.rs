@@ -40,6 +40,7 @@ backtraces)."
 
 mod args;
 mod bench;
+mod bench_js;
 mod compile;
 mod inspect;
 mod load;
