@@ -302,6 +302,49 @@ impl LimitArgs {
     }
 }
 
+/// The flags every call command shares (`run`, `exec`): grants, kv storage,
+/// limits, the receipt and the cache.
+#[derive(Debug, clap::Args)]
+pub struct SandboxArgs {
+    #[command(flatten)]
+    pub grants: GrantArgs,
+
+    /// Keep kv state in files under DIR (else in memory for this run).
+    #[arg(long, value_name = "DIR")]
+    pub kv_dir: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub limits: LimitArgs,
+
+    /// Print the call's receipt (cost, host calls, denials) as JSON on stderr
+    /// after the result, also when the call failed.
+    #[arg(long)]
+    pub receipt: bool,
+
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+impl SandboxArgs {
+    /// The grants (trust preset plus flags) with the limit flags applied.
+    pub fn policy(&self) -> Result<Policy> {
+        let mut policy = self.grants.policy()?;
+        self.limits.apply(&mut policy)?;
+        Ok(policy)
+    }
+
+    /// A host for these flags (fuel engine when --fuel, file kv when --kv-dir).
+    pub fn host(&self) -> Result<Host> {
+        build_host(
+            &self.cache,
+            HostOptions {
+                fuel: self.limits.fuel.is_some(),
+                kv_dir: self.kv_dir.as_deref(),
+            },
+        )
+    }
+}
+
 /// What [`build_host`] needs beyond the cache.
 #[derive(Debug, Default)]
 pub struct HostOptions<'a> {

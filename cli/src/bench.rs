@@ -75,7 +75,9 @@ fn wt(e: wasmtime::Error) -> anyhow::Error {
     anyhow::anyhow!("{e:#}")
 }
 
-fn default_plugin() -> Result<PathBuf> {
+/// `rel` (a path inside the repository) found above the warden executable or
+/// the current directory, if `ok` accepts it.
+pub(crate) fn find_in_repo(rel: &str, ok: impl Fn(&Path) -> bool) -> Option<PathBuf> {
     let mut bases: Vec<PathBuf> = Vec::new();
     if let Ok(exe) = std::env::current_exe() {
         bases.extend(exe.ancestors().skip(1).map(Path::to_path_buf));
@@ -83,16 +85,16 @@ fn default_plugin() -> Result<PathBuf> {
     if let Ok(cwd) = std::env::current_dir() {
         bases.extend(cwd.ancestors().map(Path::to_path_buf));
     }
-    bases
-        .iter()
-        .map(|b| b.join(HELLO_REL))
-        .find(|p| p.is_file())
-        .ok_or_else(|| {
-            usage(format!(
-                "no --plugin given and {HELLO_REL} was not found near the warden executable or the \
-                 current directory: build the guests first: make guests"
-            ))
-        })
+    bases.into_iter().map(|b| b.join(rel)).find(|p| ok(p))
+}
+
+fn default_plugin() -> Result<PathBuf> {
+    find_in_repo(HELLO_REL, |p| p.is_file()).ok_or_else(|| {
+        usage(format!(
+            "no --plugin given and {HELLO_REL} was not found near the warden executable or the \
+             current directory: build the guests first: make guests"
+        ))
+    })
 }
 
 // ---------------------------------------------------------------- bare peer

@@ -7,7 +7,7 @@
 //! Also: plugin build time, component sizes and the gain from pre-initialization.
 
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -62,17 +62,7 @@ fn cases(iterations: u32) -> Vec<Case> {
 }
 
 fn peers_dir() -> Option<PathBuf> {
-    let mut bases: Vec<PathBuf> = Vec::new();
-    if let Ok(exe) = std::env::current_exe() {
-        bases.extend(exe.ancestors().skip(1).map(Path::to_path_buf));
-    }
-    if let Ok(cwd) = std::env::current_dir() {
-        bases.extend(cwd.ancestors().map(Path::to_path_buf));
-    }
-    bases
-        .into_iter()
-        .map(|b| b.join("bench/js"))
-        .find(|d| d.join("peers.mjs").is_file())
+    crate::bench::find_in_repo("bench/js", |d| d.join("peers.mjs").is_file())
 }
 
 pub async fn bench_js(iterations: u32, as_json: bool) -> Result<ExitCode> {

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use warden_host::{Outcome, PluginKind, Prepared, Receipt};
 
-use crate::args::{CacheArgs, GrantArgs, HostOptions, LimitArgs, build_host};
+use crate::args::SandboxArgs;
 use crate::report::{self, usage};
 
 pub const AFTER_HELP: &str = concat!(
@@ -70,22 +70,7 @@ pub struct RunArgs {
     pub args: Vec<String>,
 
     #[command(flatten)]
-    pub grants: GrantArgs,
-
-    /// Keep kv state in files under DIR (else in memory for this run).
-    #[arg(long, value_name = "DIR")]
-    pub kv_dir: Option<PathBuf>,
-
-    #[command(flatten)]
-    pub limits: LimitArgs,
-
-    /// Print the call's receipt (cost, host calls, denials) as JSON on stderr
-    /// after the result, also when the call failed.
-    #[arg(long)]
-    pub receipt: bool,
-
-    #[command(flatten)]
-    pub cache: CacheArgs,
+    pub sandbox: SandboxArgs,
 }
 
 pub(crate) fn read_source(path: &Path, what: &str) -> Result<Vec<u8>> {
@@ -102,8 +87,7 @@ pub(crate) fn read_source(path: &Path, what: &str) -> Result<Vec<u8>> {
 
 pub async fn run(args: RunArgs, verbose: bool) -> Result<ExitCode> {
     // Everything about the command line is checked before loading.
-    let mut policy = args.grants.policy()?;
-    args.limits.apply(&mut policy)?;
+    let policy = args.sandbox.policy()?;
     let input = match (&args.input, &args.input_file) {
         (Some(s), _) => Some(s.clone()),
         (None, Some(f)) => {
@@ -116,13 +100,7 @@ pub async fn run(args: RunArgs, verbose: bool) -> Result<ExitCode> {
         (None, None) => None,
     };
 
-    let host = build_host(
-        &args.cache,
-        HostOptions {
-            fuel: args.limits.fuel.is_some(),
-            kv_dir: args.kv_dir.as_deref(),
-        },
-    )?;
+    let host = args.sandbox.host()?;
     let (plugin, _) = crate::load::load(&host, &args.plugin).await?;
     let kind = plugin.kind();
 
@@ -134,7 +112,7 @@ pub async fn run(args: RunArgs, verbose: bool) -> Result<ExitCode> {
             ));
         }
         let prepared = plugin.prepare(policy)?;
-        return invoke(&prepared, call, args.json, args.receipt, verbose).await;
+        return invoke(&prepared, call, args.json, args.sandbox.receipt, verbose).await;
     }
     match kind {
         PluginKind::Plugin => {
@@ -155,7 +133,7 @@ pub async fn run(args: RunArgs, verbose: bool) -> Result<ExitCode> {
                 }
                 Err(e) => report::report_warden(e, verbose),
             };
-            print_receipt(args.receipt, &outcome.receipt)?;
+            print_receipt(args.sandbox.receipt, &outcome.receipt)?;
             Ok(code)
         }
         PluginKind::Command => {
@@ -185,7 +163,7 @@ pub async fn run(args: RunArgs, verbose: bool) -> Result<ExitCode> {
                 Ok(exit) => ExitCode::from(u8::try_from(*exit).unwrap_or(1)),
                 Err(e) => report::report_warden(e, verbose),
             };
-            print_receipt(args.receipt, &outcome.receipt)?;
+            print_receipt(args.sandbox.receipt, &outcome.receipt)?;
             Ok(code)
         }
         PluginKind::Library => {

@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use warden_js::{JsEngine, Lang};
 
-use crate::args::{CacheArgs, GrantArgs, HostOptions, LimitArgs, build_host};
+use crate::args::{CacheArgs, HostOptions, SandboxArgs, build_host};
 use crate::report::{self, usage};
 use crate::run::{guest_output_to_stderr, print_receipt, read_source};
 
@@ -67,21 +67,7 @@ pub struct ExecArgs {
     pub input_file: Option<PathBuf>,
 
     #[command(flatten)]
-    pub grants: GrantArgs,
-
-    /// Keep kv state in files under DIR (else in memory for this run).
-    #[arg(long, value_name = "DIR")]
-    pub kv_dir: Option<PathBuf>,
-
-    #[command(flatten)]
-    pub limits: LimitArgs,
-
-    /// Print the call's receipt as JSON on stderr after the result.
-    #[arg(long)]
-    pub receipt: bool,
-
-    #[command(flatten)]
-    pub cache: CacheArgs,
+    pub sandbox: SandboxArgs,
 }
 
 fn language(lang: Option<&str>, file: Option<&Path>) -> Result<Lang> {
@@ -105,8 +91,7 @@ fn source(file: Option<&Path>, code: Option<&str>) -> Result<String> {
 }
 
 pub async fn exec(args: ExecArgs, verbose: bool) -> Result<ExitCode> {
-    let mut policy = args.grants.policy()?;
-    args.limits.apply(&mut policy)?;
+    let policy = args.sandbox.policy()?;
     let lang = language(args.lang.as_deref(), args.file.as_deref())?;
     let code = source(args.file.as_deref(), args.code.as_deref())?;
     let input = match (&args.input, &args.input_file) {
@@ -115,13 +100,7 @@ pub async fn exec(args: ExecArgs, verbose: bool) -> Result<ExitCode> {
             .map_err(|_| usage(format!("the input file {} is not UTF-8", f.display())))?,
         (None, None) => "null".to_string(),
     };
-    let host = build_host(
-        &args.cache,
-        HostOptions {
-            fuel: args.limits.fuel.is_some(),
-            kv_dir: args.kv_dir.as_deref(),
-        },
-    )?;
+    let host = args.sandbox.host()?;
     let engine = JsEngine::new(&host).await?;
     let sandbox = engine.prepare(policy)?;
     let outcome = sandbox.exec(lang, &code, &input).await;
@@ -133,7 +112,7 @@ pub async fn exec(args: ExecArgs, verbose: bool) -> Result<ExitCode> {
         }
         Err(e) => report::report_warden(e, verbose),
     };
-    print_receipt(args.receipt, &outcome.receipt)?;
+    print_receipt(args.sandbox.receipt, &outcome.receipt)?;
     Ok(exit)
 }
 
