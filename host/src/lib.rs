@@ -67,6 +67,7 @@ mod plugin;
 pub mod policy;
 mod preinit;
 mod receipt;
+pub mod script;
 mod state;
 pub mod values;
 

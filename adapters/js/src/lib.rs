@@ -38,14 +38,11 @@
 
 use std::sync::Arc;
 
-use warden_host::{Error, Host, Outcome, Plugin, Policy, Prepared, Result};
-use wasmtime::component::Val;
+use warden_host::script::{ScriptEngine, ScriptSandbox, bake};
+use warden_host::{Error, Host, Outcome, Plugin, Policy, Result};
 
 /// The engine component as built (not pre-initialized).
 pub static ENGINE: &[u8] = include_bytes!(env!("WARDEN_JS_ENGINE"));
-
-const SCRIPT_EVAL: &str = "warden:plugin/script@0.1.0#eval";
-const INIT: &str = "wizer-initialize";
 
 /// The source language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,65 +132,38 @@ fn to_js(name: &str, lang: Lang, source: &str) -> Result<String> {
     }
 }
 
-/// Check `wizer-initialize`'s `result<_, script-error>`.
-fn init_result(name: &str, results: &[Val]) -> Result<()> {
-    match results.first() {
-        Some(Val::Result(Err(Some(err)))) => match &**err {
-            Val::Variant(kind, Some(msg)) => match &**msg {
-                Val::String(m) => Err(warden_host::script_error(name, &format!("{kind}: {m}"))),
-                other => Err(Error::Internal {
-                    message: format!("unexpected script-error payload {other:?}"),
-                }),
-            },
-            other => Err(Error::Internal {
-                message: format!("unexpected script-error {other:?}"),
-            }),
-        },
-        _ => Ok(()),
-    }
-}
-
 /// Bake `source` into the engine and pre-initialize it: the returned bytes
 /// are a component exporting `run` that calls the script. A syntax error is
 /// `COMPILE` with line:column; top-level code must not call capabilities
 /// (nothing is granted at build time).
 pub async fn build_plugin(host: &Host, name: &str, lang: Lang, source: &str) -> Result<Vec<u8>> {
-    let js = to_js(name, lang, source)?;
-    host.pre_initialize(name, ENGINE, INIT, vec![Val::String(js)], |r| {
-        init_result(name, r)
-    })
-    .await
+    bake(host, name, ENGINE, &to_js(name, lang, source)?).await
 }
 
-/// The snippet engine: pre-initialized once per host, then a fresh instance
-/// per call.
+/// The snippet engine: pre-initialized once per host (cached), then a fresh
+/// instance per call.
 #[derive(Debug, Clone)]
 pub struct JsEngine {
-    plugin: Plugin,
+    engine: ScriptEngine,
 }
 
 impl JsEngine {
     /// Pre-initialize (cached in the host's cache directory) and compile the engine.
     pub async fn new(host: &Host) -> Result<Self> {
-        let snapshot = host
-            .pre_initialize("js", ENGINE, INIT, vec![Val::String(String::new())], |r| {
-                init_result("js", r)
-            })
-            .await?;
         Ok(JsEngine {
-            plugin: host.load_bytes("js", &snapshot)?,
+            engine: ScriptEngine::pre_initialized(host, "js", ENGINE).await?,
         })
     }
 
     /// The engine as a plugin (for inspection).
     pub fn plugin(&self) -> &Plugin {
-        &self.plugin
+        self.engine.plugin()
     }
 
     /// A sandbox with these grants and limits; each `exec` is a fresh instance.
     pub fn prepare(&self, policy: Policy) -> Result<JsPrepared> {
         Ok(JsPrepared {
-            prepared: self.plugin.prepare(policy)?,
+            sandbox: self.engine.prepare(policy)?,
         })
     }
 }
@@ -201,7 +171,7 @@ impl JsEngine {
 /// Snippets under one policy.
 #[derive(Debug, Clone)]
 pub struct JsPrepared {
-    prepared: Prepared,
+    sandbox: ScriptSandbox,
 }
 
 impl JsPrepared {
@@ -210,50 +180,10 @@ impl JsPrepared {
     /// and JS stack), `CAPABILITY_DENIED`, `SERIALIZATION`, `TIMEOUT` (also a
     /// promise that can never settle), `MEMORY_LIMIT`, … with the receipt.
     pub async fn exec(&self, lang: Lang, source: &str, input: &str) -> Outcome<String> {
-        let name = self.prepared.plugin().name().to_string();
-        if let Err(e) = serde_json::from_str::<serde_json::Value>(input) {
-            return Outcome::failed(
-                &name,
-                SCRIPT_EVAL,
-                Error::InvalidInput {
-                    plugin: name.clone(),
-                    reason: format!("input is not JSON: {e}"),
-                },
-            );
+        let name = self.sandbox.prepared().plugin().name().to_string();
+        match to_js(&name, lang, source) {
+            Ok(js) => self.sandbox.eval(&js, input).await,
+            Err(e) => Outcome::failed(&name, warden_host::script::SCRIPT_EVAL, e),
         }
-        let js = match to_js(&name, lang, source) {
-            Ok(js) => js,
-            Err(e) => return Outcome::failed(&name, SCRIPT_EVAL, e),
-        };
-        let outcome = self
-            .prepared
-            .invoke_json(
-                SCRIPT_EVAL,
-                &[
-                    serde_json::Value::String(js),
-                    serde_json::Value::String(input.to_string()),
-                ],
-            )
-            .await;
-        outcome.map(|invoked| match invoked.json {
-            Some(serde_json::Value::Object(m)) => match (m.get("ok"), m.get("err")) {
-                (Some(serde_json::Value::String(out)), _) => Ok(out.clone()),
-                (_, Some(serde_json::Value::Object(err))) => {
-                    let (kind, msg) = err.iter().next().ok_or_else(|| Error::Internal {
-                        message: "empty script-error".into(),
-                    })?;
-                    Err(warden_host::script_error(
-                        &name,
-                        &format!("{kind}: {}", msg.as_str().unwrap_or_default()),
-                    ))
-                }
-                _ => Err(Error::Internal {
-                    message: format!("unexpected eval result {m:?}"),
-                }),
-            },
-            other => Err(Error::Internal {
-                message: format!("unexpected eval result {other:?}"),
-            }),
-        })
     }
 }
