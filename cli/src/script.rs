@@ -1,5 +1,6 @@
 //! `warden exec` (source given at call time, a fresh sandbox per call) and
-//! `warden build` (a script baked into a pre-initialized component).
+//! `warden build` (a script baked into a pre-initialized component), for
+//! JavaScript, TypeScript and Python.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -8,13 +9,14 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::Args;
 use warden_js::{JsEngine, Lang};
+use warden_python::{BuildOptions, PythonEngine};
 
 use crate::args::{CacheArgs, HostOptions, SandboxArgs, build_host};
 use crate::report::{self, usage};
 use crate::run::{guest_output_to_stderr, print_receipt, read_source};
 
 pub const EXEC_AFTER_HELP: &str = concat!(
-    "The source is one of:
+    "JavaScript/TypeScript — the source is one of:
   an ES module exporting `run`:   export async function run(input) { … }
                                   (or a default-exported function)
   a function expression:          async (input) => { … }   (\"codemode\")
@@ -29,10 +31,19 @@ console.* goes to the log capability. An ungranted capability throws a
 catchable CapabilityDenied; uncaught, the exit code is 3. TypeScript (--lang ts
 or a .ts file) is stripped of its types first, keeping lines and columns.
 
+Python (--lang python or a .py file): the source defines `def run(input)` (or
+`async def run`); log, kv, call, emit and the exceptions CapabilityDenied,
+LimitExceeded, InvalidArgument and HostError are pre-bound (also importable:
+`from warden import kv`). The standard-library modules imported at
+pre-initialization are available (json, math, re, datetime, collections,
+itertools, functools, statistics, random, decimal, …); others fail with an
+error listing what is.
+
 Examples:
   warden exec -e 'async (i) => i.n * 2' --input '{\"n\": 21}'
   warden exec --lang ts script.ts --allow kv --receipt
   warden exec -e 'async () => await call(\"now\", null)' --allow-fn now
+  warden exec --lang python -e 'def run(i): return sum(i)' --input '[1, 2, 3]'
 
 ",
     exit_codes_help!()
@@ -54,7 +65,7 @@ pub struct ExecArgs {
     )]
     pub code: Option<String>,
 
-    /// js or ts [default: from the file's extension, else js].
+    /// js, ts or python [default: from the file's extension, else js].
     #[arg(long, value_name = "LANG")]
     pub lang: Option<String>,
 
@@ -70,14 +81,32 @@ pub struct ExecArgs {
     pub sandbox: SandboxArgs,
 }
 
-fn language(lang: Option<&str>, file: Option<&Path>) -> Result<Lang> {
-    match (lang, file) {
-        (Some(l @ ("python" | "py" | "c" | "rust" | "rs")), _) => Err(usage(format!(
-            "language `{l}` is not available in this build of warden (available: js, ts)"
+/// The languages `exec` and `build` take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ScriptLang {
+    Js(Lang),
+    Python,
+}
+
+fn language(lang: Option<&str>, file: Option<&Path>) -> Result<ScriptLang> {
+    let by_name = |l: &str| match l {
+        "python" | "py" => Ok(ScriptLang::Python),
+        "c" | "rust" | "rs" => Err(usage(format!(
+            "language `{l}` is not available in this build of warden (available: js, ts, python)"
         ))),
-        (Some(l), _) => l.parse::<Lang>().map_err(usage),
-        (None, Some(f)) => Ok(Lang::of_path(f).unwrap_or(Lang::JavaScript)),
-        (None, None) => Ok(Lang::JavaScript),
+        other => other.parse::<Lang>().map(ScriptLang::Js).map_err(|_| {
+            usage(format!(
+                "unknown language `{other}` (available: js, ts, python)"
+            ))
+        }),
+    };
+    match (lang, file) {
+        (Some(l), _) => by_name(l),
+        (None, Some(f)) => match f.extension().and_then(|e| e.to_str()) {
+            Some("py") => Ok(ScriptLang::Python),
+            _ => Ok(ScriptLang::Js(Lang::of_path(f).unwrap_or(Lang::JavaScript))),
+        },
+        (None, None) => Ok(ScriptLang::Js(Lang::JavaScript)),
     }
 }
 
@@ -101,9 +130,20 @@ pub async fn exec(args: ExecArgs, verbose: bool) -> Result<ExitCode> {
         (None, None) => "null".to_string(),
     };
     let host = args.sandbox.host()?;
-    let engine = JsEngine::new(&host).await?;
-    let sandbox = engine.prepare(policy)?;
-    let outcome = sandbox.exec(lang, &code, &input).await;
+    let outcome = match lang {
+        ScriptLang::Js(lang) => {
+            let engine = JsEngine::new(&host).await?;
+            engine.prepare(policy)?.exec(lang, &code, &input).await
+        }
+        ScriptLang::Python => {
+            // The first use compiles the engine (about 10 s); later ones hit the cache.
+            let h = host.clone();
+            let engine = tokio::task::spawn_blocking(move || PythonEngine::new(&h))
+                .await
+                .context("compiling the Python engine")??;
+            engine.prepare(policy)?.exec(&code, &input).await
+        }
+    };
     guest_output_to_stderr(&outcome);
     let exit = match &outcome.result {
         Ok(out) => {
@@ -119,7 +159,8 @@ pub async fn exec(args: ExecArgs, verbose: bool) -> Result<ExitCode> {
 /// `warden build`.
 #[derive(Debug, Args)]
 pub struct BuildArgs {
-    /// The plugin's source: a .js or .ts ES module exporting `run` (or a function expression).
+    /// The plugin's source: a .js or .ts ES module exporting `run` (or a
+    /// function expression), or a .py module defining `run(input)`.
     #[arg(value_name = "SOURCE")]
     pub source: PathBuf,
 
@@ -127,9 +168,17 @@ pub struct BuildArgs {
     #[arg(short, long, value_name = "OUT.wasm")]
     pub output: PathBuf,
 
-    /// js or ts [default: from the extension].
+    /// js, ts or python [default: from the extension].
     #[arg(long, value_name = "LANG")]
     pub lang: Option<String>,
+
+    /// Python: a directory of pure-Python packages to bundle.
+    #[arg(long, value_name = "DIR", conflicts_with = "requirements")]
+    pub vendor: Option<PathBuf>,
+
+    /// Python: a requirements file to install (pure-Python only) and bundle.
+    #[arg(long, value_name = "FILE")]
+    pub requirements: Option<PathBuf>,
 
     #[command(flatten)]
     pub cache: CacheArgs,
@@ -143,9 +192,25 @@ pub async fn build(args: BuildArgs) -> Result<ExitCode> {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "plugin".into());
-    let host = build_host(&args.cache, HostOptions::default())?;
     let started = Instant::now();
-    let bytes = warden_js::build_plugin(&host, &name, lang, &code).await?;
+    let bytes = match lang {
+        ScriptLang::Js(lang) => {
+            if args.vendor.is_some() || args.requirements.is_some() {
+                return Err(usage("--vendor and --requirements are for Python plugins"));
+            }
+            let host = build_host(&args.cache, HostOptions::default())?;
+            warden_js::build_plugin(&host, &name, lang, &code).await?
+        }
+        ScriptLang::Python => {
+            let options = BuildOptions {
+                vendor: args.vendor.clone(),
+                requirements: args.requirements.clone(),
+            };
+            tokio::task::spawn_blocking(move || warden_python::build_plugin(&name, &code, &options))
+                .await
+                .context("building the Python plugin")??
+        }
+    };
     std::fs::write(&args.output, &bytes)
         .with_context(|| format!("writing {}", args.output.display()))?;
     report::stdout_line(&format!(
