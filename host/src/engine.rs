@@ -53,7 +53,7 @@ impl Default for EngineOptions {
             max_table_elements: 100_000,
             max_core_instances_per_component: 64,
             max_wasm_stack: 1 << 20,
-            keep_resident_bytes: 4 << 20,
+            keep_resident_bytes: 32 << 20,
         }
     }
 }
