@@ -6,7 +6,7 @@ WARDEN := target/release/warden
 GUESTS := target/guests/wasm32-wasip2/release
 STAMP := target/.setup-done
 
-.PHONY: setup demo test build guests lint bench bench-js fmt clean
+.PHONY: setup demo test build guests lint bench bench-js bench-python fmt clean
 
 # Idempotent; the stamp only skips re-running it within one checkout.
 setup: $(STAMP)
@@ -48,6 +48,11 @@ bench: build
 bench-js: build
 	cd bench/js && npm ci --no-audit --no-fund
 	$(WARDEN) bench js
+
+# Python peer (pyodide) from npm, then the Python suite.
+bench-python: build
+	cd bench/python && npm ci --no-audit --no-fund
+	$(WARDEN) bench python
 
 fmt:
 	$(CARGO) fmt --all

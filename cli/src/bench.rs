@@ -51,11 +51,12 @@ The ratios are warden / bare; the goal for fresh instances is at most 1.2x.";
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// `core`: warden vs bare Wasmtime; `js`: warden vs isolated-vm and
-    /// quickjs-emscripten (needs `make bench-js` once for the npm peers).
-    #[arg(value_name = "SUITE", default_value = "core", value_parser = ["core", "js"])]
+    /// quickjs-emscripten (`make bench-js`); `python`: warden vs a python3
+    /// subprocess and pyodide (`make bench-python`).
+    #[arg(value_name = "SUITE", default_value = "core", value_parser = ["core", "js", "python"])]
     pub suite: String,
 
-    /// Calls per row [default: 10000 for core (in 20 interleaved batches), 300 for js].
+    /// Calls per row [default: 10000 for core (in 20 interleaved batches), 300 for js, 200 for python].
     #[arg(long, short = 'n', value_name = "N",
           value_parser = clap::value_parser!(u32).range(20..))]
     pub iterations: Option<u32>,
@@ -292,6 +293,9 @@ struct Row {
 pub async fn bench(args: BenchArgs) -> Result<ExitCode> {
     if args.suite == "js" {
         return crate::bench_js::bench_js(args.iterations.unwrap_or(300), args.json).await;
+    }
+    if args.suite == "python" {
+        return crate::bench_python::bench_python(args.iterations.unwrap_or(200), args.json).await;
     }
     let path = match args.plugin {
         Some(p) => p,

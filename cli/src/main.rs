@@ -41,6 +41,7 @@ backtraces)."
 mod args;
 mod bench;
 mod bench_js;
+mod bench_python;
 mod compile;
 mod inspect;
 mod load;
