@@ -31,8 +31,11 @@ whatever the interpreter itself loaded: ``sys``, ``os``, ``types``, ``inspect``,
 ``traceback``, ...). Importing anything else raises ``ModuleNotFoundError``
 (an ``ImportError``): "module 'numpy' is not available in the warden Python
 sandbox; available: ...". Native packages such as numpy cannot be added (no
-WASI builds); pure-Python ones can be vendored with another ``-p`` directory
-and imported here.
+WASI builds). Pure-Python ones can be vendored (``pip install --target DIR``)
+and added with another ``-p DIR``: for snippets they must also be imported
+here; a baked plugin (below) can import them itself (``build.sh plugin FILE.py
+OUT.wasm DIR``), as it can any standard module, since it is imported at build
+time.
 
 ``random`` is re-seeded from ``wasi:random`` on the first call in each
 instance (it was seeded at build time, so the snapshot would otherwise give
@@ -67,7 +70,8 @@ Errors (``script-error`` from eval, ``<kind>: <message>`` from run):
 - ``compile``: ``line L, column C: SyntaxError: <msg>`` (1-based line and
   column, in characters, of the snippet's own source; IndentationError and
   TabError keep their names); ``define run(input)`` (or ``main``) when there is
-  no entry point; ``` `run` is not callable``` when it is something else.
+  no entry point; ```run` is not callable (define run(input))`` when it is
+  something else.
 - ``thrown``: ``<Type>: <message>`` on the first line, then the standard
   traceback with the engine's and the SDK's frames removed (snippet frames
   show their source lines), e.g.::
@@ -95,7 +99,10 @@ Baked plugins (``run``)
 ``build.sh plugin file.py out.wasm`` adds a directory holding ``file.py`` as
 ``warden_plugin.py``; it is imported here at build time (so its top-level code
 runs then, with no host: no capability calls at import time) and ``run(input)``
-calls its ``run`` (or ``main``) exactly as eval calls a snippet's. Without it,
+calls its ``run`` (or ``main``) exactly as eval calls a snippet's (tracebacks
+name its file ``/2/warden_plugin.py``: componentize-py mounts the ``-p``
+directories as ``/0``, ``/1``, ``/2``). A plugin without ``run``/``main``, or
+whose import fails, fails the build. Without it,
 ``run`` returns ``no plugin: this engine has no baked-in script; use
 script.eval``.
 
