@@ -89,6 +89,27 @@ pub(crate) fn find_in_repo(rel: &str, ok: impl Fn(&Path) -> bool) -> Option<Path
     bases.into_iter().map(|b| b.join(rel)).find(|p| ok(p))
 }
 
+/// Run a Node.js peer script `dir/peers.mjs` on the cases in `spec` (written
+/// to a temporary JSON file) and parse the JSON it prints.
+pub(crate) fn run_node_peers(dir: &Path, spec: &serde_json::Value) -> Result<serde_json::Value> {
+    let file = tempfile::NamedTempFile::new().context("creating the peers' case file")?;
+    std::fs::write(file.path(), serde_json::to_vec(spec)?).context("writing the peers' cases")?;
+    let out = std::process::Command::new("node")
+        .arg(dir.join("peers.mjs"))
+        .arg(file.path())
+        .current_dir(dir)
+        .output()
+        .context("running node (the peers need Node.js)")?;
+    if !out.status.success() {
+        bail!(
+            "the peers in {} failed: {}",
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    serde_json::from_slice(&out.stdout).context("the peers' JSON")
+}
+
 fn default_plugin() -> Result<PathBuf> {
     find_in_repo(HELLO_REL, |p| p.is_file()).ok_or_else(|| {
         usage(format!(

@@ -154,18 +154,7 @@ pub async fn bench_js(iterations: u32, as_json: bool) -> Result<ExitCode> {
                 .iter()
                 .map(|c| json!({"name": c.name, "source": c.source, "input": c.input, "iterations": c.iterations}))
                 .collect();
-            let file = tempfile::NamedTempFile::new()?;
-            std::fs::write(file.path(), serde_json::to_vec(&spec)?)?;
-            let out = std::process::Command::new("node")
-                .arg(dir.join("peers.mjs"))
-                .arg(file.path())
-                .current_dir(&dir)
-                .output()
-                .context("running node (the peers need Node.js)")?;
-            if !out.status.success() {
-                bail!("the peers failed: {}", String::from_utf8_lossy(&out.stderr));
-            }
-            Some(serde_json::from_slice::<Value>(&out.stdout).context("the peers' JSON")?)
+            Some(crate::bench::run_node_peers(&dir, &Value::Array(spec))?)
         }
         _ => {
             progress("peers not installed: run `make bench-js` (npm ci in bench/js) to compare");

@@ -155,18 +155,7 @@ pub async fn bench_python(iterations: u32, as_json: bool) -> Result<ExitCode> {
                 .iter()
                 .map(|c| json!({"name": c.name, "source": c.source, "input": c.input, "iterations": iterations}))
                 .collect();
-            let file = tempfile::NamedTempFile::new()?;
-            std::fs::write(file.path(), serde_json::to_vec(&spec)?)?;
-            let out = std::process::Command::new("node")
-                .arg(dir.join("peers.mjs"))
-                .arg(file.path())
-                .current_dir(&dir)
-                .output()
-                .context("running node (the pyodide peer needs Node.js)")?;
-            if !out.status.success() {
-                bail!("pyodide failed: {}", String::from_utf8_lossy(&out.stderr));
-            }
-            Some(serde_json::from_slice::<Value>(&out.stdout).context("pyodide's JSON")?)
+            Some(crate::bench::run_node_peers(&dir, &Value::Array(spec))?)
         }
         None => {
             progress(
