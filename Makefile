@@ -31,6 +31,8 @@ demo: build
 	@echo; echo "== 4. a runaway loop stopped by the 200 ms timeout =="
 	@$(WARDEN) run $(GUESTS)/infinite_loop.wasm --timeout 200ms; code=$$?; \
 	  echo "(exit code $$code: 4 means a limit stopped it)"; test $$code -eq 4
+	@echo; echo "== 5. a JavaScript snippet in a fresh sandbox, calling a granted host function =="
+	$(WARDEN) exec -e 'async (input) => ({ doubled: input.n * 2, echoed: await call("echo", input) })' --input '{"n": 21}' --allow-fn echo
 
 test: setup
 	$(CARGO) fmt --all -- --check
