@@ -9,7 +9,8 @@ step() { printf '\n==> %s\n' "$*"; }
 
 # --- System packages -------------------------------------------------------
 # clang, llvm, wasi-libc, libclang-dev: QuickJS cross-compiled to wasm32-wasip2 for the JS engine.
-APT_PACKAGES=(pkg-config ca-certificates python3-venv clang llvm lld wasi-libc libclang-dev)
+# libbpf-dev: bpf_helpers.h for C compiled to eBPF (warden-ebpf).
+APT_PACKAGES=(pkg-config ca-certificates python3-venv clang llvm lld wasi-libc libclang-dev libbpf-dev)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
