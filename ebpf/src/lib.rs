@@ -36,6 +36,9 @@ use aya::maps::{Map, MapData};
 use aya::programs::{Program, ProgramError, TestRun, TestRunOptions};
 use aya::{EbpfLoader, VerifierLogLevel};
 
+pub mod protocol;
+pub mod sidecar;
+
 /// Largest input XDP's `BPF_PROG_TEST_RUN` passes as linear data.
 pub const MAX_INPUT_LEN: usize = 3520;
 /// Shortest input `BPF_PROG_TEST_RUN` accepts (an Ethernet header); shorter
@@ -177,6 +180,18 @@ pub enum EbpfError {
         #[source]
         source: io::Error,
     },
+    /// A malformed request reached the sidecar (bad JSON, wrong shape).
+    #[error("invalid input: {message}")]
+    InvalidInput {
+        /// What is wrong.
+        message: String,
+    },
+    /// The eBPF sidecar could not be reached or broke the protocol.
+    #[error("{message}")]
+    Sidecar {
+        /// What happened, and what to do about it.
+        message: String,
+    },
     /// A bug or an unexpected state.
     #[error("internal error: {0}")]
     Internal(String),
@@ -194,6 +209,8 @@ impl EbpfError {
             Self::Load { .. } => "LOAD",
             Self::Run { .. } => "RUN",
             Self::Io { .. } => "IO",
+            Self::InvalidInput { .. } => "INVALID_INPUT",
+            Self::Sidecar { .. } => "SIDECAR",
             Self::Internal(_) => "INTERNAL",
         }
     }
@@ -334,6 +351,38 @@ impl Runtime {
         let mut out = entry.run(data)?;
         out.cached = cached;
         Ok(out)
+    }
+
+    /// Runs `source` only if it is already cached, has no maps to restore or
+    /// dump, and the cache is not busy (another thread compiling); otherwise
+    /// returns `None` without blocking. Such a run costs one
+    /// `BPF_PROG_TEST_RUN`, so async callers may make it inline instead of
+    /// handing [`Runtime::run`] to a blocking thread.
+    pub fn try_run_cached(
+        &self,
+        source: &Source,
+        data: &[u8],
+    ) -> Option<Result<RunOutput, EbpfError>> {
+        if data.len() > MAX_INPUT_LEN {
+            return None;
+        }
+        let key = cache_key(source);
+        let mut cache = match self.cache.try_lock() {
+            Ok(c) => c,
+            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        };
+        cache.tick += 1;
+        let tick = cache.tick;
+        let entry = cache.entries.get_mut(&key)?;
+        if !entry.maps.is_empty() {
+            return None;
+        }
+        entry.last_used = tick;
+        Some(entry.run(data).map(|mut out| {
+            out.cached = true;
+            out
+        }))
     }
 
     fn build(&self, source: &Source) -> Result<Entry, EbpfError> {
