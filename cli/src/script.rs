@@ -31,6 +31,12 @@ console.* goes to the log capability. An ungranted capability throws a
 catchable CapabilityDenied; uncaught, the exit code is 3. TypeScript (--lang ts
 or a .ts file) is stripped of its types first, keeping lines and columns.
 
+C (--lang c or a .c file, needs root): a bare `int f(void *data, int data_len)`
+or a full eBPF program (with SEC(...)) is compiled with clang -target bpf,
+checked by the kernel verifier and run once on the --data bytes; the result is
+{\"retval\", \"duration_ns\", \"maps\"}. Grants and limits do not apply: the
+verifier bounds what eBPF can do.
+
 Python (--lang python or a .py file): the source defines `def run(input)` (or
 `async def run`); log, kv, call, emit and the exceptions CapabilityDenied,
 LimitExceeded, InvalidArgument and HostError are pre-bound (also importable:
@@ -65,7 +71,7 @@ pub struct ExecArgs {
     )]
     pub code: Option<String>,
 
-    /// js, ts or python [default: from the file's extension, else js].
+    /// js, ts, python or c [default: from the file's extension, else js].
     #[arg(long, value_name = "LANG")]
     pub lang: Option<String>,
 
@@ -77,6 +83,10 @@ pub struct ExecArgs {
     #[arg(long, value_name = "FILE")]
     pub input_file: Option<PathBuf>,
 
+    /// C: the bytes the eBPF program runs on (`data`/`data_len`) [default: none].
+    #[arg(long, value_name = "FILE")]
+    pub data: Option<PathBuf>,
+
     #[command(flatten)]
     pub sandbox: SandboxArgs,
 }
@@ -86,17 +96,20 @@ pub struct ExecArgs {
 enum ScriptLang {
     Js(Lang),
     Python,
+    /// C compiled to eBPF and run in the kernel (warden-ebpf).
+    C,
 }
 
 fn language(lang: Option<&str>, file: Option<&Path>) -> Result<ScriptLang> {
     let by_name = |l: &str| match l {
         "python" | "py" => Ok(ScriptLang::Python),
-        "c" | "rust" | "rs" => Err(usage(format!(
-            "language `{l}` is not available in this build of warden (available: js, ts, python)"
+        "c" => Ok(ScriptLang::C),
+        "rust" | "rs" => Err(usage(format!(
+            "language `{l}` is not available in this build of warden (available: js, ts, python, c)"
         ))),
         other => other.parse::<Lang>().map(ScriptLang::Js).map_err(|_| {
             usage(format!(
-                "unknown language `{other}` (available: js, ts, python)"
+                "unknown language `{other}` (available: js, ts, python, c)"
             ))
         }),
     };
@@ -104,6 +117,7 @@ fn language(lang: Option<&str>, file: Option<&Path>) -> Result<ScriptLang> {
         (Some(l), _) => by_name(l),
         (None, Some(f)) => match f.extension().and_then(|e| e.to_str()) {
             Some("py") => Ok(ScriptLang::Python),
+            Some("c") => Ok(ScriptLang::C),
             _ => Ok(ScriptLang::Js(Lang::of_path(f).unwrap_or(Lang::JavaScript))),
         },
         (None, None) => Ok(ScriptLang::Js(Lang::JavaScript)),
@@ -123,6 +137,21 @@ pub async fn exec(args: ExecArgs, verbose: bool) -> Result<ExitCode> {
     let policy = args.sandbox.policy()?;
     let lang = language(args.lang.as_deref(), args.file.as_deref())?;
     let code = source(args.file.as_deref(), args.code.as_deref())?;
+    if lang == ScriptLang::C {
+        if args.input.is_some() || args.input_file.is_some() {
+            return Err(usage("C programs take bytes: use --data FILE, not --input"));
+        }
+        let data = match &args.data {
+            Some(f) => read_source(f, "the data file")?,
+            None => Vec::new(),
+        };
+        return exec_c(code, data).await;
+    }
+    if args.data.is_some() {
+        return Err(usage(
+            "--data is for C (eBPF) programs; give JS and Python --input JSON",
+        ));
+    }
     let input = match (&args.input, &args.input_file) {
         (Some(s), _) => s.clone(),
         (None, Some(f)) => String::from_utf8(read_source(f, "the input file")?)
@@ -135,6 +164,7 @@ pub async fn exec(args: ExecArgs, verbose: bool) -> Result<ExitCode> {
             let engine = JsEngine::new(&host).await?;
             engine.prepare(policy)?.exec(lang, &code, &input).await
         }
+        ScriptLang::C => unreachable!("handled above"),
         ScriptLang::Python => {
             // The first use compiles the engine (about 10 s); later ones hit the cache.
             let h = host.clone();
@@ -154,6 +184,70 @@ pub async fn exec(args: ExecArgs, verbose: bool) -> Result<ExitCode> {
     };
     print_receipt(args.sandbox.receipt, &outcome.receipt)?;
     Ok(exit)
+}
+
+/// Compile, verify and run C in the kernel (in this process: needs root).
+/// A source with a `SEC(...)` is a full program; otherwise a bare
+/// `int f(void *data, int data_len)`. Prints the return value, the
+/// kernel-measured duration and the maps as JSON.
+async fn exec_c(code: String, data: Vec<u8>) -> Result<ExitCode> {
+    use warden_ebpf::{Runtime, RuntimeOptions, Source};
+    let source = if code.contains("SEC(") {
+        Source::Program {
+            c: code,
+            section_fn: None,
+        }
+    } else {
+        Source::Function(code)
+    };
+    let result = tokio::task::spawn_blocking(move || {
+        Runtime::new(RuntimeOptions::default()).run(&source, &data)
+    })
+    .await
+    .context("running the eBPF program")?;
+    match result {
+        Ok(out) => {
+            let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+            let maps: serde_json::Map<String, serde_json::Value> = out
+                .maps
+                .iter()
+                .map(|(name, entries)| {
+                    let e: Vec<serde_json::Value> = entries
+                        .iter()
+                        .map(|(k, v)| serde_json::json!([hex(k), hex(v)]))
+                        .collect();
+                    (name.clone(), serde_json::Value::Array(e))
+                })
+                .collect();
+            let v = serde_json::json!({
+                "retval": out.retval, "duration_ns": out.duration_ns, "maps": maps,
+            });
+            report::stdout_line(&v.to_string())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            let exit = match e.code() {
+                "INPUT_TOO_LARGE" | "INVALID_SOURCE" | "IO" => 2,
+                "NOT_PERMITTED" => 3,
+                "VERIFIER_REJECTED" => 5,
+                _ => 1,
+            };
+            let text = e.to_string();
+            let mut lines = text.lines();
+            let mut err = std::io::stderr().lock();
+            use std::io::Write as _;
+            let _ = writeln!(
+                err,
+                "error[{}]: {}",
+                e.code(),
+                lines.next().unwrap_or_default()
+            );
+            for l in lines {
+                let _ = writeln!(err, "  {l}");
+            }
+            Ok(ExitCode::from(exit))
+        }
+    }
 }
 
 /// `warden build`.
@@ -200,6 +294,11 @@ pub async fn build(args: BuildArgs) -> Result<ExitCode> {
             }
             let host = build_host(&args.cache, HostOptions::default())?;
             warden_js::build_plugin(&host, &name, lang, &code).await?
+        }
+        ScriptLang::C => {
+            return Err(usage(
+                "C programs are not built into components: run them with `warden exec --lang c FILE --data FILE`",
+            ));
         }
         ScriptLang::Python => {
             let options = BuildOptions {

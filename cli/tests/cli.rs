@@ -650,3 +650,72 @@ fn build_then_run_a_js_plugin() {
         "{out:#?}"
     );
 }
+
+// ---- warden exec --lang c (eBPF in the kernel; needs root) ----------------
+
+/// eBPF needs root: skip visibly without it, unless REQUIRE_EBPF=1 (CI).
+fn ebpf_unavailable(out: &Out) -> bool {
+    if out.stderr.contains("error[NOT_PERMITTED]") {
+        assert!(
+            std::env::var("REQUIRE_EBPF").as_deref() != Ok("1"),
+            "REQUIRE_EBPF=1 but eBPF is unavailable: {out:#?}"
+        );
+        eprintln!("SKIP: eBPF unavailable ({})", out.stderr.trim());
+        return true;
+    }
+    false
+}
+
+#[test]
+fn exec_c_runs_in_the_kernel() {
+    let w = Warden::new();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("packet.bin");
+    std::fs::write(&data, [7u8; 20]).unwrap();
+    let src = dir.path().join("len.c");
+    std::fs::write(
+        &src,
+        "int packet_len(void *data, int data_len) {\n    return data_len;\n}\n",
+    )
+    .unwrap();
+    let out = w.run(&[
+        "exec",
+        src.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    if ebpf_unavailable(&out) {
+        return;
+    }
+    assert_eq!(out.code, 0, "{out:#?}");
+    let v: serde_json::Value = serde_json::from_str(out.stdout.trim()).expect("JSON result");
+    assert_eq!(v["retval"], 20, "{v}");
+    assert!(v["duration_ns"].as_u64().is_some(), "{v}");
+
+    // A syntax error is COMPILE with the line.
+    let out = w.run(&[
+        "exec",
+        "--lang",
+        "c",
+        "-e",
+        "int f(void *data, int data_len) {\n    return data_len +;\n}",
+    ]);
+    assert_eq!(out.code, 1, "{out:#?}");
+    assert!(
+        out.stderr.starts_with("error[COMPILE]") && out.stderr.contains(":2:"),
+        "{out:#?}"
+    );
+    // An unchecked read is rejected by the verifier.
+    let out = w.run(&[
+        "exec", "--lang", "c", "-e",
+        "int f(void *data, int data_len) {\n    unsigned char *p = data;\n    return p[data_len * 4096];\n}",
+    ]);
+    assert_eq!(out.code, 5, "{out:#?}");
+    assert!(
+        out.stderr.starts_with("error[VERIFIER_REJECTED]"),
+        "{out:#?}"
+    );
+    // --input is for JS and Python.
+    let out = w.run(&["exec", src.to_str().unwrap(), "--input", "{}"]);
+    assert_eq!(out.code, 2, "{out:#?}");
+}
