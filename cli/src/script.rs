@@ -87,6 +87,12 @@ pub struct ExecArgs {
     #[arg(long, value_name = "FILE")]
     pub data: Option<PathBuf>,
 
+    /// C: run through the privileged eBPF sidecar at this Unix socket
+    /// (`warden-ebpf-sidecar --socket PATH`, as root) instead of in this
+    /// process, which would need root itself.
+    #[arg(long, value_name = "PATH", env = "WARDEN_EBPF_SOCKET")]
+    pub ebpf_socket: Option<PathBuf>,
+
     #[command(flatten)]
     pub sandbox: SandboxArgs,
 }
@@ -145,7 +151,7 @@ pub async fn exec(args: ExecArgs, verbose: bool) -> Result<ExitCode> {
             Some(f) => read_source(f, "the data file")?,
             None => Vec::new(),
         };
-        return exec_c(code, data).await;
+        return exec_c(code, data, args.ebpf_socket.as_deref()).await;
     }
     if args.data.is_some() {
         return Err(usage(
@@ -186,11 +192,12 @@ pub async fn exec(args: ExecArgs, verbose: bool) -> Result<ExitCode> {
     Ok(exit)
 }
 
-/// Compile, verify and run C in the kernel (in this process: needs root).
-/// A source with a `SEC(...)` is a full program; otherwise a bare
-/// `int f(void *data, int data_len)`. Prints the return value, the
-/// kernel-measured duration and the maps as JSON.
-async fn exec_c(code: String, data: Vec<u8>) -> Result<ExitCode> {
+/// Compile, verify and run C in the kernel: through the sidecar at `socket`,
+/// or in this process (which then needs root). A source with a `SEC(...)` is
+/// a full program; otherwise a bare `int f(void *data, int data_len)`. Prints
+/// the return value, the kernel-measured duration and the maps as JSON.
+async fn exec_c(code: String, data: Vec<u8>, socket: Option<&Path>) -> Result<ExitCode> {
+    use warden_ebpf::sidecar::SidecarClient;
     use warden_ebpf::{Runtime, RuntimeOptions, Source};
     let source = if code.contains("SEC(") {
         Source::Program {
@@ -200,11 +207,17 @@ async fn exec_c(code: String, data: Vec<u8>) -> Result<ExitCode> {
     } else {
         Source::Function(code)
     };
-    let result = tokio::task::spawn_blocking(move || {
-        Runtime::new(RuntimeOptions::default()).run(&source, &data)
-    })
-    .await
-    .context("running the eBPF program")?;
+    let result = match socket {
+        Some(path) => match SidecarClient::connect(path).await {
+            Ok(mut client) => client.run(&source, &data).await,
+            Err(e) => Err(e),
+        },
+        None => tokio::task::spawn_blocking(move || {
+            Runtime::new(RuntimeOptions::default()).run(&source, &data)
+        })
+        .await
+        .context("running the eBPF program")?,
+    };
     match result {
         Ok(out) => {
             let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
@@ -229,6 +242,7 @@ async fn exec_c(code: String, data: Vec<u8>) -> Result<ExitCode> {
             let exit = match e.code() {
                 "INPUT_TOO_LARGE" | "INVALID_SOURCE" | "IO" => 2,
                 "NOT_PERMITTED" => 3,
+                "SIDECAR" => 1,
                 "VERIFIER_REJECTED" => 5,
                 _ => 1,
             };

@@ -719,3 +719,73 @@ fn exec_c_runs_in_the_kernel() {
     let out = w.run(&["exec", src.to_str().unwrap(), "--input", "{}"]);
     assert_eq!(out.code, 2, "{out:#?}");
 }
+
+#[test]
+fn exec_c_through_the_sidecar() {
+    let w = Warden::new();
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("ebpf.sock");
+    let src = "int f(void *data, int data_len) {\n    return data_len * 2;\n}";
+    // No sidecar running: a clear error saying how to start it.
+    let out = w.run(&[
+        "exec",
+        "--lang",
+        "c",
+        "-e",
+        src,
+        "--ebpf-socket",
+        sock.to_str().unwrap(),
+    ]);
+    assert_ne!(out.code, 0, "{out:#?}");
+    assert!(
+        out.stderr.contains("warden-ebpf-sidecar --socket"),
+        "{out:#?}"
+    );
+
+    // The sidecar binary sits next to warden.
+    let sidecar = std::path::Path::new(WARDEN).with_file_name("warden-ebpf-sidecar");
+    assert!(
+        sidecar.is_file(),
+        "{} is built with the workspace",
+        sidecar.display()
+    );
+    let mut child = Command::new(&sidecar)
+        .args(["--socket", sock.to_str().unwrap()])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the sidecar");
+    for _ in 0..200 {
+        if sock.exists() || child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    if let Some(status) = child.try_wait().unwrap() {
+        let mut msg = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut msg).unwrap();
+        assert!(
+            std::env::var("REQUIRE_EBPF").as_deref() != Ok("1"),
+            "REQUIRE_EBPF=1 but the sidecar exited ({status}): {msg}"
+        );
+        eprintln!("SKIP: eBPF unavailable (the sidecar exited: {msg})");
+        return;
+    }
+    let data = dir.path().join("d.bin");
+    std::fs::write(&data, [1u8; 30]).unwrap();
+    let out = w.run(&[
+        "exec",
+        "--lang",
+        "c",
+        "-e",
+        src,
+        "--data",
+        data.to_str().unwrap(),
+        "--ebpf-socket",
+        sock.to_str().unwrap(),
+    ]);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(out.code, 0, "{out:#?}");
+    let v: serde_json::Value = serde_json::from_str(out.stdout.trim()).expect("JSON result");
+    assert_eq!(v["retval"], 60, "{v}");
+}
