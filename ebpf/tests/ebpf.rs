@@ -6,26 +6,15 @@ use std::time::Instant;
 
 use warden_ebpf::{EbpfError, MAX_INPUT_LEN, Runtime, RuntimeOptions, Source, VerifierLog};
 
+mod common;
+
 fn runtime(capacity: usize) -> Option<Runtime> {
-    let rt = Runtime::new(RuntimeOptions {
+    let options = RuntimeOptions {
         cache_capacity: capacity,
         verifier_log: VerifierLog::Stats,
-    });
-    let probe = Source::Function("int probe(void *data, int data_len) { return 0; }".into());
-    match rt.run(&probe, &[0; 14]) {
-        Ok(_) => {
-            // Leave the cache as the test expects it.
-            Some(Runtime::new(rt.options()))
-        }
-        Err(e) => {
-            let reason = format!("{} {e}", e.code());
-            if std::env::var("REQUIRE_EBPF").as_deref() == Ok("1") {
-                panic!("eBPF required but unavailable: {reason}");
-            }
-            println!("SKIP: eBPF unavailable ({reason})");
-            None
-        }
-    }
+    };
+    // Probe on a separate runtime: the tests expect an empty cache.
+    common::ebpf_usable(&Runtime::new(options)).then(|| Runtime::new(options))
 }
 
 fn func(body: &str) -> Source {

@@ -12,20 +12,11 @@ use warden_ebpf::protocol::{Response, read_frame, write_frame};
 use warden_ebpf::sidecar::{SidecarClient, bind, serve};
 use warden_ebpf::{EbpfError, Runtime, RuntimeOptions, Source};
 
+mod common;
+
 fn runtime() -> Option<Arc<Runtime>> {
     let rt = Runtime::new(RuntimeOptions::default());
-    let probe = Source::Function("int probe(void *data, int data_len) { return 0; }".into());
-    match rt.run(&probe, &[0; 14]) {
-        Ok(_) => Some(Arc::new(rt)),
-        Err(e) => {
-            let reason = format!("{} {e}", e.code());
-            if std::env::var("REQUIRE_EBPF").as_deref() == Ok("1") {
-                panic!("eBPF required but unavailable: {reason}");
-            }
-            println!("SKIP: eBPF unavailable ({reason})");
-            None
-        }
-    }
+    common::ebpf_usable(&rt).then(|| Arc::new(rt))
 }
 
 struct Server {
