@@ -527,8 +527,21 @@ impl Prepared {
 
     fn arm(&self, store: &mut Store<CallState>) -> Result<Option<u64>> {
         let engine = &self.plugin.inner.host.inner.engine;
-        store.set_epoch_deadline(engine.ticks_for(self.limits.timeout));
-        store.epoch_deadline_trap();
+        // Yield to the executor at every epoch tick and trap when the
+        // timeout's ticks are used up. The yields make a long call share its
+        // thread with other tasks, and make dropping the call's future (a
+        // cancelled job, a caller's own timeout) stop the guest within a
+        // tick instead of at its deadline.
+        let mut ticks_left = engine.ticks_for(self.limits.timeout);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            ticks_left = ticks_left.saturating_sub(1);
+            Ok(if ticks_left == 0 {
+                wasmtime::UpdateDeadline::Interrupt
+            } else {
+                wasmtime::UpdateDeadline::Yield(1)
+            })
+        });
         if engine.options().fuel {
             let fuel = self.limits.fuel.unwrap_or(u64::MAX);
             store.set_fuel(fuel).map_err(Error::internal)?;
