@@ -60,6 +60,8 @@ pub fn exit_code(code: ErrorCode) -> u8 {
         | ErrorCode::NotWasm
         | ErrorCode::NotAComponent
         | ErrorCode::MissingExport
+        | ErrorCode::NoRuntime
+        | ErrorCode::NotFound
         | ErrorCode::Io => 2,
         ErrorCode::CapabilityDenied => 3,
         ErrorCode::Timeout
@@ -68,7 +70,11 @@ pub fn exit_code(code: ErrorCode) -> u8 {
         | ErrorCode::FuelExhausted
         | ErrorCode::HostCallLimit
         | ErrorCode::OutputTooLarge => 4,
-        ErrorCode::Trap | ErrorCode::GuestError | ErrorCode::Serialization => 5,
+        ErrorCode::Trap
+        | ErrorCode::GuestError
+        | ErrorCode::Serialization
+        | ErrorCode::VerifierRejected => 5,
+        ErrorCode::Busy | ErrorCode::Unavailable => 6,
         _ => 1,
     }
 }

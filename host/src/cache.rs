@@ -50,6 +50,10 @@ impl DiskCache {
         DiskCache { dir }
     }
 
+    pub(crate) fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
     pub(crate) fn path_for(&self, engine: &WardenEngine, content_hash: &str) -> PathBuf {
         self.dir
             .join(format!("{content_hash}-{}.cwasm", engine.fingerprint()))

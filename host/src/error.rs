@@ -46,6 +46,18 @@ pub enum ErrorCode {
     Io,
     /// A bug or an unexpected failure inside warden itself.
     Internal,
+    /// The kernel's eBPF verifier rejected the program.
+    VerifierRejected,
+    /// The controller is at its concurrency limit and its queue is full.
+    Busy,
+    /// An unknown, destroyed or expired module, instance or job id.
+    NotFound,
+    /// No runtime can run this language under these hints (the reason says why).
+    NoRuntime,
+    /// The runtime exists but cannot run now (stopped, unhealthy, missing a tool or privilege).
+    Unavailable,
+    /// The job was cancelled.
+    Cancelled,
 }
 
 impl ErrorCode {
@@ -70,6 +82,12 @@ impl ErrorCode {
             ErrorCode::Serialization => "SERIALIZATION",
             ErrorCode::Io => "IO",
             ErrorCode::Internal => "INTERNAL",
+            ErrorCode::VerifierRejected => "VERIFIER_REJECTED",
+            ErrorCode::Busy => "BUSY",
+            ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::NoRuntime => "NO_RUNTIME",
+            ErrorCode::Unavailable => "UNAVAILABLE",
+            ErrorCode::Cancelled => "CANCELLED",
         }
     }
 }
@@ -245,6 +263,64 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The call waited in the controller's queue for its whole timeout.
+    /// Its code is `TIMEOUT`.
+    #[error("timed out after {limit:?} waiting in the queue (the timeout includes queueing)")]
+    QueueTimeout {
+        /// The call's timeout.
+        limit: Duration,
+    },
+    /// See [`ErrorCode::Busy`].
+    #[error(
+        "busy: {in_flight} calls running (the limit) and {queued} queued (the queue's capacity); try again later"
+    )]
+    Busy {
+        /// Calls running.
+        in_flight: usize,
+        /// Calls waiting.
+        queued: usize,
+    },
+    /// See [`ErrorCode::NotFound`].
+    #[error("unknown {kind} id `{id}` (never created, destroyed, or expired)")]
+    NotFound {
+        /// `module`, `instance` or `job`.
+        kind: &'static str,
+        /// The id that was given.
+        id: String,
+    },
+    /// See [`ErrorCode::NoRuntime`].
+    #[error("no runtime for {language}: {reason}")]
+    NoRuntime {
+        /// The language asked for.
+        language: String,
+        /// Why each candidate was refused.
+        reason: String,
+    },
+    /// See [`ErrorCode::Unavailable`].
+    #[error("runtime `{runtime}` is unavailable: {reason}")]
+    Unavailable {
+        /// The runtime.
+        runtime: String,
+        /// Why.
+        reason: String,
+    },
+    /// See [`ErrorCode::Cancelled`].
+    #[error("job `{job}` was cancelled")]
+    Cancelled {
+        /// The job id.
+        job: String,
+    },
+    /// An error a runtime outside this crate reports with its own code
+    /// (e.g. the eBPF runtime's `VERIFIER_REJECTED`).
+    #[error("{runtime}: {message}")]
+    Runtime {
+        /// The runtime.
+        runtime: String,
+        /// The code.
+        code: ErrorCode,
+        /// The message (may span lines).
+        message: String,
+    },
     /// See [`ErrorCode::Internal`].
     #[error("internal error: {message}")]
     Internal {
@@ -275,6 +351,13 @@ impl Error {
             Error::Serialization { .. } => ErrorCode::Serialization,
             Error::Io { .. } => ErrorCode::Io,
             Error::Internal { .. } => ErrorCode::Internal,
+            Error::QueueTimeout { .. } => ErrorCode::Timeout,
+            Error::Busy { .. } => ErrorCode::Busy,
+            Error::NotFound { .. } => ErrorCode::NotFound,
+            Error::NoRuntime { .. } => ErrorCode::NoRuntime,
+            Error::Unavailable { .. } => ErrorCode::Unavailable,
+            Error::Cancelled { .. } => ErrorCode::Cancelled,
+            Error::Runtime { code, .. } => *code,
         }
     }
 

@@ -243,6 +243,11 @@ impl Host {
         &self.inner.engine
     }
 
+    /// The cache directory, when caching is on.
+    pub fn cache_dir(&self) -> Option<&Path> {
+        self.inner.cache.as_ref().map(|c| c.dir())
+    }
+
     /// Load a plugin from a file (component, WAT, or WASI preview1 module).
     /// The plugin's name is the file stem.
     pub fn load_file(&self, path: impl AsRef<Path>) -> Result<Plugin> {

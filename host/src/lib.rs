@@ -59,6 +59,7 @@
 mod bindings;
 mod cache;
 pub mod capabilities;
+pub mod controller;
 mod engine;
 mod error;
 mod host;
@@ -75,6 +76,11 @@ pub use cache::{CacheStatus, default_cache_dir};
 pub use capabilities::events::{Event, EventSink, MemoryEventSink, TracingEventSink};
 pub use capabilities::host_call::{HostCall, HostFn, HostFuture};
 pub use capabilities::kv::{FileKv, KvBackend, KvError, MemoryKv};
+pub use controller::runtime::Complexity;
+pub use controller::{
+    Access, Controller, ControllerBuilder, ControllerOptions, ExecConfig, ExecuteRequest,
+    Execution, Hints, Input, JobState, JobStatus, Language, Latency, MetricsSnapshot,
+};
 pub use engine::{EngineOptions, WardenEngine};
 pub use error::{Error, ErrorCode, Result};
 pub use host::{Host, HostBuilder, SourceKind, componentize};

@@ -56,6 +56,28 @@ mod duration_ms {
     }
 }
 
+/// `Option<Duration>` as optional milliseconds (fractions allowed).
+pub(crate) mod opt_duration_ms {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_some(&(d.as_secs_f64() * 1e3)),
+            None => s.serialize_none(),
+        }
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        match Option::<f64>::deserialize(d)? {
+            Some(ms) if ms.is_finite() && ms >= 0.0 => Ok(Some(Duration::from_secs_f64(ms / 1e3))),
+            Some(ms) => Err(serde::de::Error::custom(format!(
+                "{ms} is not a duration in milliseconds"
+            ))),
+            None => Ok(None),
+        }
+    }
+}
+
 /// Which limit stopped the guest, recorded by the limiter so the trap can be
 /// turned into the right typed error afterwards.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

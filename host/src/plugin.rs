@@ -397,6 +397,18 @@ impl<T> Outcome<T> {
         }
     }
 
+    /// An outcome of a call that wrote nothing (for runtimes outside this
+    /// crate, e.g. eBPF).
+    pub fn new(result: Result<T>, receipt: Receipt) -> Self {
+        Outcome {
+            result,
+            receipt,
+            stdout: Bytes::new(),
+            stderr: Bytes::new(),
+            logs: Vec::new(),
+        }
+    }
+
     /// An outcome for a call that failed before it started.
     pub fn failed(plugin: &str, export: &str, error: Error) -> Self {
         Outcome {

@@ -1,0 +1,240 @@
+//! Controller metrics: one set of counters, read as a struct
+//! ([`MetricsSnapshot`]) or as Prometheus text (prometheus-client).
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, AtomicU64};
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ExecLabels {
+    runtime: String,
+    /// `ok` or the error code.
+    outcome: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RuntimeLabel {
+    runtime: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CacheLabels {
+    result: String,
+}
+
+fn latency_histogram() -> Histogram {
+    // 1 µs … ~67 s, doubling.
+    Histogram::new(exponential_buckets(1e-6, 2.0, 27))
+}
+
+/// Counts for one runtime.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RuntimeMetrics {
+    /// Executions that reached the runtime or were refused for it.
+    pub executions: u64,
+    /// Of those, successful.
+    pub succeeded: u64,
+    /// Of those, failed.
+    pub failed: u64,
+    /// Failures by error code.
+    pub failures_by_code: BTreeMap<String, u64>,
+    /// Sum of execution wall times, in microseconds.
+    pub latency_sum_us: u64,
+    /// Mean execution wall time, in microseconds.
+    pub latency_mean_us: f64,
+}
+
+/// A point-in-time copy of the controller's metrics.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct MetricsSnapshot {
+    /// Every `execute` (one-shot, by instance id, or as a job), finished.
+    pub executions: u64,
+    /// Of those, successful.
+    pub succeeded: u64,
+    /// Of those, failed (refusals, BUSY and cancellations included).
+    pub failed: u64,
+    /// Failures by error code, over all runtimes.
+    pub failures_by_code: BTreeMap<String, u64>,
+    /// By runtime (`-` for calls refused before a runtime was chosen).
+    pub by_runtime: BTreeMap<String, RuntimeMetrics>,
+    /// Calls waiting for a slot now.
+    pub queue_depth: i64,
+    /// Calls running now.
+    pub in_flight: i64,
+    /// Lookups of compiled code (one-shot `execute`) that hit the cache.
+    pub module_cache_hits: u64,
+    /// … and that missed it (compiled).
+    pub module_cache_misses: u64,
+    /// Jobs submitted.
+    pub jobs_submitted: u64,
+    /// Jobs cancelled.
+    pub jobs_cancelled: u64,
+}
+
+impl MetricsSnapshot {
+    /// Module-cache hit rate in [0, 1] (0 with no lookups).
+    pub fn module_cache_hit_rate(&self) -> f64 {
+        let total = self.module_cache_hits + self.module_cache_misses;
+        if total == 0 {
+            0.0
+        } else {
+            self.module_cache_hits as f64 / total as f64
+        }
+    }
+}
+
+/// The live metrics.
+pub(crate) struct Metrics {
+    registry: Registry,
+    executions: Family<ExecLabels, Counter>,
+    latency: Family<RuntimeLabel, Histogram, fn() -> Histogram>,
+    pub(crate) queue_depth: Gauge<i64, AtomicI64>,
+    pub(crate) in_flight: Gauge<i64, AtomicI64>,
+    cache: Family<CacheLabels, Counter>,
+    jobs_submitted: Counter<u64, AtomicU64>,
+    jobs_cancelled: Counter<u64, AtomicU64>,
+    snapshot: Mutex<MetricsSnapshot>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Metrics {
+    pub(crate) fn new() -> Self {
+        let mut registry = Registry::with_prefix("warden");
+        let executions = Family::<ExecLabels, Counter>::default();
+        let latency = Family::<RuntimeLabel, Histogram, fn() -> Histogram>::new_with_constructor(
+            latency_histogram,
+        );
+        let queue_depth = Gauge::<i64, AtomicI64>::default();
+        let in_flight = Gauge::<i64, AtomicI64>::default();
+        let cache = Family::<CacheLabels, Counter>::default();
+        let jobs_submitted = Counter::<u64, AtomicU64>::default();
+        let jobs_cancelled = Counter::<u64, AtomicU64>::default();
+        registry.register(
+            "executions",
+            "Finished executions by runtime and outcome (ok or the error code)",
+            executions.clone(),
+        );
+        registry.register(
+            "execution_seconds",
+            "Execution wall time by runtime (queueing excluded)",
+            latency.clone(),
+        );
+        registry.register(
+            "queue_depth",
+            "Calls waiting for a slot",
+            queue_depth.clone(),
+        );
+        registry.register("in_flight", "Calls running", in_flight.clone());
+        registry.register(
+            "module_cache_lookups",
+            "Compiled-code lookups of one-shot executions, by result (hit or miss)",
+            cache.clone(),
+        );
+        registry.register("jobs_submitted", "Jobs submitted", jobs_submitted.clone());
+        registry.register("jobs_cancelled", "Jobs cancelled", jobs_cancelled.clone());
+        Metrics {
+            registry,
+            executions,
+            latency,
+            queue_depth,
+            in_flight,
+            cache,
+            jobs_submitted,
+            jobs_cancelled,
+            snapshot: Mutex::new(MetricsSnapshot::default()),
+        }
+    }
+
+    fn snap(&self) -> std::sync::MutexGuard<'_, MetricsSnapshot> {
+        self.snapshot.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// One finished execution; `code` is `None` on success.
+    pub(crate) fn record(&self, runtime: &str, code: Option<&str>, elapsed: Option<Duration>) {
+        self.executions
+            .get_or_create(&ExecLabels {
+                runtime: runtime.to_string(),
+                outcome: code.unwrap_or("ok").to_string(),
+            })
+            .inc();
+        if let Some(e) = elapsed {
+            self.latency
+                .get_or_create(&RuntimeLabel {
+                    runtime: runtime.to_string(),
+                })
+                .observe(e.as_secs_f64());
+        }
+        let mut s = self.snap();
+        s.executions += 1;
+        let r = s.by_runtime.entry(runtime.to_string()).or_default();
+        r.executions += 1;
+        if let Some(e) = elapsed {
+            r.latency_sum_us += e.as_micros() as u64;
+            r.latency_mean_us = r.latency_sum_us as f64 / r.executions as f64;
+        }
+        match code {
+            None => {
+                r.succeeded += 1;
+                s.succeeded += 1;
+            }
+            Some(code) => {
+                r.failed += 1;
+                *r.failures_by_code.entry(code.to_string()).or_default() += 1;
+                s.failed += 1;
+                *s.failures_by_code.entry(code.to_string()).or_default() += 1;
+            }
+        }
+    }
+
+    pub(crate) fn cache_lookup(&self, hit: bool) {
+        self.cache
+            .get_or_create(&CacheLabels {
+                result: if hit { "hit" } else { "miss" }.to_string(),
+            })
+            .inc();
+        let mut s = self.snap();
+        if hit {
+            s.module_cache_hits += 1;
+        } else {
+            s.module_cache_misses += 1;
+        }
+    }
+
+    pub(crate) fn job_submitted(&self) {
+        self.jobs_submitted.inc();
+        self.snap().jobs_submitted += 1;
+    }
+
+    pub(crate) fn job_cancelled(&self) {
+        self.jobs_cancelled.inc();
+        self.snap().jobs_cancelled += 1;
+    }
+
+    pub(crate) fn snapshot(&self) -> MetricsSnapshot {
+        let mut s = self.snap().clone();
+        s.queue_depth = self.queue_depth.get();
+        s.in_flight = self.in_flight.get();
+        s
+    }
+
+    pub(crate) fn prometheus(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}

@@ -1,0 +1,224 @@
+//! The `wasm` runtime: component or core-module bytes, or WAT, on this
+//! crate's [`Host`].
+//!
+//! Input conventions: JSON input goes to `run(input)` for a plugin, or to
+//! stdin for a WASI command, whose stdout must then be JSON (a non-zero exit
+//! is `GUEST_ERROR` with the tail of its stderr); [`Input::Invoke`] calls any
+//! export with WAVE arguments.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::runtime::{
+    BoxFuture, CompileReport, CompiledModule, Complexity, Health, Input, Language, Latency,
+    ModuleInstance, Runtime, RuntimeInfo, parse_output,
+};
+use crate::cache::CacheStatus;
+use crate::error::{Error, Result};
+use crate::host::Host;
+use crate::plugin::{Outcome, Plugin, PluginKind, Prepared};
+use crate::policy::{Capability, Policy};
+
+/// Runs Wasm on a [`Host`].
+#[derive(Debug, Clone)]
+pub struct WasmRuntime {
+    host: Host,
+}
+
+impl WasmRuntime {
+    /// A runtime on `host`.
+    pub fn new(host: Host) -> Self {
+        WasmRuntime { host }
+    }
+
+    /// The host.
+    pub fn host(&self) -> &Host {
+        &self.host
+    }
+
+    /// Load `bytes` (on the blocking pool: compiling is CPU work) as a
+    /// module of this runtime.
+    pub async fn load(&self, name: &str, bytes: Vec<u8>) -> Result<(WasmModule, CompileReport)> {
+        let started = Instant::now();
+        let host = self.host.clone();
+        let n = name.to_string();
+        let plugin = tokio::task::spawn_blocking(move || host.load_bytes(&n, &bytes))
+            .await
+            .map_err(|e| Error::internal(format!("the compile thread failed: {e}")))??;
+        let micros = started.elapsed().as_micros() as u64;
+        let cached = plugin.cache_status() == CacheStatus::Hit;
+        let note = (!cached && micros > 100_000).then(|| {
+            format!(
+                "compiled {name} with Cranelift in {} ms{}",
+                micros / 1000,
+                if plugin.cache_status() == CacheStatus::Disabled {
+                    ""
+                } else {
+                    "; cached on disk for next time"
+                }
+            )
+        });
+        Ok((
+            WasmModule { plugin },
+            CompileReport {
+                cached,
+                micros,
+                note,
+            },
+        ))
+    }
+}
+
+impl Runtime for WasmRuntime {
+    fn info(&self) -> RuntimeInfo {
+        RuntimeInfo {
+            name: "wasm".into(),
+            description: "WebAssembly components, WASI preview1 modules and WAT on Wasmtime".into(),
+            languages: vec![Language::Wasm],
+            capabilities: Capability::ALL.to_vec(),
+            priority: 0,
+            latency: Latency::Low,
+            complexity: Complexity::Complex,
+            max_duration: None,
+            typical: "~30 µs per fresh instance".into(),
+            enforces_limits: true,
+            fuel: self.host.engine().options().fuel,
+        }
+    }
+
+    fn start(&self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn stop(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+
+    fn health(&self) -> BoxFuture<'_, Health> {
+        Box::pin(async { Health::Healthy })
+    }
+
+    fn compile<'a>(
+        &'a self,
+        _language: Language,
+        code: &'a [u8],
+    ) -> BoxFuture<'a, Result<(Arc<dyn CompiledModule>, CompileReport)>> {
+        Box::pin(async move {
+            let (module, report) = self.load("wasm", code.to_vec()).await?;
+            Ok((Arc::new(module) as Arc<dyn CompiledModule>, report))
+        })
+    }
+}
+
+/// A compiled component.
+#[derive(Debug, Clone)]
+pub struct WasmModule {
+    plugin: Plugin,
+}
+
+impl WasmModule {
+    /// The plugin.
+    pub fn plugin(&self) -> &Plugin {
+        &self.plugin
+    }
+}
+
+impl CompiledModule for WasmModule {
+    fn instantiate(&self, policy: &Policy) -> Result<Arc<dyn ModuleInstance>> {
+        Ok(Arc::new(WasmInstance {
+            prepared: self.plugin.prepare(policy.clone())?,
+        }))
+    }
+}
+
+/// A prepared component: each execution is a fresh instance.
+#[derive(Debug, Clone)]
+pub struct WasmInstance {
+    prepared: Prepared,
+}
+
+/// The last `max` characters of `bytes` as text.
+fn tail(bytes: &[u8], max: usize) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let text = text.trim_end();
+    let start = text
+        .char_indices()
+        .rev()
+        .nth(max)
+        .map(|(i, _)| i)
+        .unwrap_or(0);
+    text[start..].to_string()
+}
+
+impl WasmInstance {
+    /// Run once.
+    pub async fn execute(&self, input: &Input) -> Outcome<serde_json::Value> {
+        let plugin = self.prepared.plugin();
+        let name = plugin.name().to_string();
+        match (input, plugin.kind()) {
+            (Input::Json(json), PluginKind::Plugin) => self
+                .prepared
+                .run(json)
+                .await
+                .map(|out| parse_output(&name, &out.output)),
+            (Input::Json(json), PluginKind::Command) => {
+                if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(json) {
+                    return Outcome::failed(
+                        &name,
+                        "wasi:cli/run",
+                        Error::InvalidInput {
+                            plugin: name.clone(),
+                            reason: format!("input is not JSON: {e}"),
+                        },
+                    );
+                }
+                let outcome = self.prepared.run_command(json.as_bytes(), &[]).await;
+                let stdout = outcome.stdout.clone();
+                let stderr = outcome.stderr.clone();
+                outcome.map(|code| {
+                    if code != 0 {
+                        return Err(Error::GuestError {
+                            plugin: name.clone(),
+                            message: format!("exited with status {code}: {}", tail(&stderr, 2000)),
+                        });
+                    }
+                    parse_output(&name, &String::from_utf8_lossy(&stdout))
+                })
+            }
+            (Input::Json(_), PluginKind::Library) => Outcome::failed(
+                &name,
+                "run",
+                Error::MissingExport {
+                    plugin: name.clone(),
+                    export: "run (or wasi:cli/run); call a library's exports with an invoke input"
+                        .into(),
+                    available: plugin.exports().iter().map(|f| f.path()).collect(),
+                },
+            ),
+            (Input::Invoke(call), _) => self.prepared.invoke(call).await.map(|inv| {
+                Ok(inv.json.unwrap_or_else(|| {
+                    serde_json::Value::Array(
+                        inv.wave
+                            .into_iter()
+                            .map(serde_json::Value::String)
+                            .collect(),
+                    )
+                }))
+            }),
+            (Input::Bytes(_), _) => Outcome::failed(
+                &name,
+                "run",
+                Error::InvalidInput {
+                    plugin: name.clone(),
+                    reason: "Wasm takes JSON input or an invoke call, not raw bytes".into(),
+                },
+            ),
+        }
+    }
+}
+
+impl ModuleInstance for WasmInstance {
+    fn execute<'a>(&'a self, input: &'a Input) -> BoxFuture<'a, Outcome<serde_json::Value>> {
+        Box::pin(WasmInstance::execute(self, input))
+    }
+}
