@@ -187,3 +187,191 @@ impl JsPrepared {
         }
     }
 }
+
+/// The `js` runtime of the [controller](warden_host::controller): JavaScript
+/// and TypeScript snippets on the pre-initialized QuickJS engine, a fresh
+/// instance per execution. TypeScript is stripped at compile time (cached
+/// with the module), so executions pay for neither stripping nor parsing in
+/// the host.
+pub mod runtime {
+    use std::sync::{Arc, Mutex};
+    use std::time::Instant;
+
+    use warden_host::controller::runtime::{
+        BoxFuture, CompileReport, CompiledModule, Complexity, Health, Input, Language, Latency,
+        ModuleInstance, Runtime, RuntimeInfo,
+    };
+    use warden_host::{Capability, Error, Host, Outcome, Policy, Result};
+
+    use super::{JsEngine, JsPrepared, Lang, to_js};
+
+    /// JavaScript and TypeScript on QuickJS.
+    #[derive(Debug)]
+    pub struct JsRuntime {
+        host: Host,
+        engine: Mutex<Option<JsEngine>>,
+        starting: tokio::sync::Mutex<()>,
+    }
+
+    impl JsRuntime {
+        /// A runtime on `host`; the engine is pre-initialized on start.
+        pub fn new(host: Host) -> Self {
+            JsRuntime {
+                host,
+                engine: Mutex::new(None),
+                starting: tokio::sync::Mutex::new(()),
+            }
+        }
+
+        fn current(&self) -> Option<JsEngine> {
+            self.engine
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
+        }
+
+        async fn engine(&self) -> Result<JsEngine> {
+            if let Some(e) = self.current() {
+                return Ok(e);
+            }
+            let _guard = self.starting.lock().await;
+            if let Some(e) = self.current() {
+                return Ok(e);
+            }
+            let engine = JsEngine::new(&self.host).await?;
+            *self.engine.lock().unwrap_or_else(|p| p.into_inner()) = Some(engine.clone());
+            Ok(engine)
+        }
+    }
+
+    impl Runtime for JsRuntime {
+        fn info(&self) -> RuntimeInfo {
+            RuntimeInfo {
+                name: "js".into(),
+                description:
+                    "JavaScript and TypeScript on QuickJS (rquickjs) in a pre-initialized component"
+                        .into(),
+                languages: vec![Language::JavaScript, Language::TypeScript],
+                capabilities: vec![
+                    Capability::Log,
+                    Capability::Kv,
+                    Capability::Host,
+                    Capability::Events,
+                ],
+                priority: 10,
+                latency: Latency::Low,
+                complexity: Complexity::Complex,
+                max_duration: None,
+                typical: "~100 µs per fresh instance".into(),
+                enforces_limits: true,
+                fuel: self.host.engine().options().fuel,
+            }
+        }
+
+        fn start(&self) -> BoxFuture<'_, Result<()>> {
+            Box::pin(async move { self.engine().await.map(|_| ()) })
+        }
+
+        fn stop(&self) -> BoxFuture<'_, ()> {
+            Box::pin(async move {
+                *self.engine.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            })
+        }
+
+        fn health(&self) -> BoxFuture<'_, Health> {
+            Box::pin(async move {
+                match self.current() {
+                    Some(_) => Health::Healthy,
+                    None => Health::Degraded(
+                        "not started: the first call pre-initializes the engine".into(),
+                    ),
+                }
+            })
+        }
+
+        fn compile<'a>(
+            &'a self,
+            language: Language,
+            code: &'a [u8],
+        ) -> BoxFuture<'a, Result<(Arc<dyn CompiledModule>, CompileReport)>> {
+            Box::pin(async move {
+                let started = Instant::now();
+                let source = std::str::from_utf8(code).map_err(|e| Error::InvalidInput {
+                    plugin: "js".into(),
+                    reason: format!("the source is not UTF-8: {e}"),
+                })?;
+                let lang = match language {
+                    Language::TypeScript => Lang::TypeScript,
+                    _ => Lang::JavaScript,
+                };
+                let js: Arc<str> = Arc::from(to_js("snippet", lang, source)?);
+                let engine = self.engine().await?;
+                Ok((
+                    Arc::new(JsModule { engine, js }) as Arc<dyn CompiledModule>,
+                    CompileReport {
+                        cached: false,
+                        micros: started.elapsed().as_micros() as u64,
+                        note: None,
+                    },
+                ))
+            })
+        }
+    }
+
+    /// A snippet (already plain JavaScript) and the engine it runs on.
+    #[derive(Debug)]
+    struct JsModule {
+        engine: JsEngine,
+        js: Arc<str>,
+    }
+
+    impl CompiledModule for JsModule {
+        fn instantiate(&self, policy: &Policy) -> Result<Arc<dyn ModuleInstance>> {
+            Ok(Arc::new(JsInstance {
+                sandbox: self.engine.prepare(policy.clone())?,
+                js: self.js.clone(),
+            }))
+        }
+    }
+
+    #[derive(Debug)]
+    struct JsInstance {
+        sandbox: JsPrepared,
+        js: Arc<str>,
+    }
+
+    impl ModuleInstance for JsInstance {
+        fn execute<'a>(&'a self, input: &'a Input) -> BoxFuture<'a, Outcome<serde_json::Value>> {
+            Box::pin(async move {
+                let json = match input {
+                    Input::Json(j) => j,
+                    other => {
+                        return Outcome::failed(
+                            "js",
+                            warden_host::script::SCRIPT_EVAL,
+                            Error::InvalidInput {
+                                plugin: "js".into(),
+                                reason: format!(
+                                    "JavaScript takes JSON input, not {}",
+                                    match other {
+                                        Input::Invoke(_) => "an invoke call",
+                                        _ => "raw bytes",
+                                    }
+                                ),
+                            },
+                        );
+                    }
+                };
+                self.sandbox
+                    .exec(Lang::JavaScript, &self.js, json)
+                    .await
+                    .map(|out| {
+                        serde_json::from_str(&out).map_err(|e| Error::Serialization {
+                            plugin: "js".into(),
+                            reason: format!("the result is not JSON: {e}"),
+                        })
+                    })
+            })
+        }
+    }
+}
