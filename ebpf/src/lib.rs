@@ -36,6 +36,8 @@ use aya::maps::{Map, MapData};
 use aya::programs::{Program, ProgramError, TestRun, TestRunOptions};
 use aya::{EbpfLoader, VerifierLogLevel};
 
+#[cfg(feature = "controller")]
+pub mod controller;
 pub mod protocol;
 pub mod sidecar;
 
@@ -121,6 +123,27 @@ pub struct RunOutput {
     /// Contents of the program's hash, LRU hash and array maps after the run
     /// (including `.bss`/`.data` globals), by map name. Best effort.
     pub maps: BTreeMap<String, MapEntries>,
+}
+
+impl RunOutput {
+    /// `{"retval", "duration_ns", "maps": {name: [[key hex, value hex], …]}}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        let maps: serde_json::Map<String, serde_json::Value> = self
+            .maps
+            .iter()
+            .map(|(name, entries)| {
+                let e: Vec<serde_json::Value> = entries
+                    .iter()
+                    .map(|(k, v)| serde_json::json!([hex(k), hex(v)]))
+                    .collect();
+                (name.clone(), serde_json::Value::Array(e))
+            })
+            .collect();
+        serde_json::json!({
+            "retval": self.retval, "duration_ns": self.duration_ns, "maps": maps,
+        })
+    }
 }
 
 /// Everything that can go wrong.
