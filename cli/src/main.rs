@@ -49,6 +49,7 @@ mod inspect;
 mod load;
 mod report;
 mod run;
+mod runtimes;
 mod script;
 
 use std::process::ExitCode;
@@ -92,9 +93,13 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Compile plugins into the cache (`name: hit|miss|replaced (N ms)`).
     Compile(compile::CompileArgs),
-    /// Run JavaScript or TypeScript given now, in a fresh sandbox.
+    /// Run code given now (js, ts, python, rust, c, wasm) through the
+    /// runtime controller, in a fresh sandbox.
     #[command(after_long_help = script::EXEC_AFTER_HELP)]
     Exec(script::ExecArgs),
+    /// List the controller's runtimes with their health (or, with
+    /// --decisions, the scheduler's table).
+    Runtimes(runtimes::RuntimesArgs),
     /// Bake a JS/TS plugin into a pre-initialized component (exports `run`).
     Build(script::BuildArgs),
     /// Benchmark warden against bare Wasmtime in one process.
@@ -127,6 +132,7 @@ fn main() -> ExitCode {
             Command::Inspect(args) => inspect::inspect(args).await,
             Command::Compile(args) => compile::compile(args, verbose).await,
             Command::Exec(args) => script::exec(args, verbose).await,
+            Command::Runtimes(args) => runtimes::runtimes(args).await,
             Command::Build(args) => script::build(args).await,
             Command::Bench(args) => bench::bench(args).await,
         }

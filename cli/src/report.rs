@@ -105,6 +105,27 @@ fn warden_message(e: &Error) -> String {
 /// when `verbose`) and return its exit code.
 pub fn report_warden(e: &Error, verbose: bool) -> ExitCode {
     let mut err = std::io::stderr().lock();
+    // Compiler and verifier output keeps its lines: the first is the error
+    // line, the rest follow indented.
+    let diagnostics = match e {
+        Error::Runtime { .. } => true,
+        Error::Compile { plugin, .. } => plugin.starts_with("rust"),
+        _ => false,
+    };
+    if diagnostics {
+        let text = e.to_string();
+        let mut lines = text.lines();
+        let _ = writeln!(
+            err,
+            "error[{}]: {}",
+            e.code(),
+            lines.next().unwrap_or_default()
+        );
+        for l in lines {
+            let _ = writeln!(err, "  {l}");
+        }
+        return ExitCode::from(exit_code(e.code()));
+    }
     let _ = writeln!(err, "error[{}]: {}", e.code(), warden_message(e));
     if verbose
         && let Error::Trap {
@@ -201,6 +222,12 @@ mod tests {
         assert_eq!(exit_code(ErrorCode::GuestError), 5);
         assert_eq!(exit_code(ErrorCode::Compile), 1);
         assert_eq!(exit_code(ErrorCode::Internal), 1);
+        assert_eq!(exit_code(ErrorCode::NoRuntime), 2);
+        assert_eq!(exit_code(ErrorCode::NotFound), 2);
+        assert_eq!(exit_code(ErrorCode::VerifierRejected), 5);
+        assert_eq!(exit_code(ErrorCode::Busy), 6);
+        assert_eq!(exit_code(ErrorCode::Unavailable), 6);
+        assert_eq!(exit_code(ErrorCode::Cancelled), 1);
     }
 
     #[test]

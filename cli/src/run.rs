@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use warden_host::{Outcome, PluginKind, Prepared, Receipt};
+use warden_host::{LogLine, Outcome, PluginKind, Prepared, Receipt};
 
 use crate::args::SandboxArgs;
 use crate::report::{self, usage};
@@ -158,7 +158,7 @@ pub async fn run(args: RunArgs, verbose: bool) -> Result<ExitCode> {
                 let _ = err.write_all(&outcome.stderr);
                 let _ = err.flush();
             }
-            print_logs(&outcome);
+            guest_streams_to_stderr(&[], &[], &outcome.logs);
             let code = match &outcome.result {
                 Ok(exit) => ExitCode::from(u8::try_from(*exit).unwrap_or(1)),
                 Err(e) => report::report_warden(e, verbose),
@@ -235,8 +235,13 @@ async fn invoke(
 
 /// A plugin's captured stdout/stderr and log lines, prefixed, on our stderr.
 pub(crate) fn guest_output_to_stderr<T>(outcome: &Outcome<T>) {
+    guest_streams_to_stderr(&outcome.stdout, &outcome.stderr, &outcome.logs);
+}
+
+/// Captured stdout/stderr and log lines, prefixed, on our stderr.
+pub(crate) fn guest_streams_to_stderr(stdout: &[u8], stderr: &[u8], logs: &[LogLine]) {
     let mut err = std::io::stderr().lock();
-    for (label, bytes) in [("stdout", &outcome.stdout), ("stderr", &outcome.stderr)] {
+    for (label, bytes) in [("stdout", stdout), ("stderr", stderr)] {
         if bytes.is_empty() {
             continue;
         }
@@ -245,13 +250,7 @@ pub(crate) fn guest_output_to_stderr<T>(outcome: &Outcome<T>) {
             let _ = writeln!(err, "[guest {label}] {line}");
         }
     }
-    drop(err);
-    print_logs(outcome);
-}
-
-pub(crate) fn print_logs<T>(outcome: &Outcome<T>) {
-    let mut err = std::io::stderr().lock();
-    for l in &outcome.logs {
+    for l in logs {
         let _ = writeln!(err, "[guest log {}] {}", l.level, l.message);
     }
 }

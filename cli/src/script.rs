@@ -2,21 +2,30 @@
 //! `warden build` (a script baked into a pre-initialized component), for
 //! JavaScript, TypeScript and Python.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use warden_js::{JsEngine, Lang};
-use warden_python::{BuildOptions, PythonEngine};
+use warden_host::controller::Decision;
+use warden_host::{Access, ExecConfig, ExecuteRequest, Hints, Input, Language};
+use warden_js::Lang;
+use warden_python::BuildOptions;
 
 use crate::args::{CacheArgs, HostOptions, SandboxArgs, build_host};
 use crate::report::{self, usage};
-use crate::run::{guest_output_to_stderr, print_receipt, read_source};
+use crate::run::{guest_streams_to_stderr, print_receipt, read_source};
 
 pub const EXEC_AFTER_HELP: &str = concat!(
-    "JavaScript/TypeScript — the source is one of:
+    "The code runs through warden's runtime controller: the language gives the
+candidate runtimes, --hint narrows them (a hint no runtime meets is refused
+with NO_RUNTIME and the reason, never a silent fallback), --runtime names one,
+--explain prints the decision. `warden runtimes` lists the runtimes and
+`warden runtimes --decisions` the whole table.
+
+JavaScript/TypeScript (runtime js) — the source is one of:
   an ES module exporting `run`:   export async function run(input) { … }
                                   (or a default-exported function)
   a function expression:          async (input) => { … }   (\"codemode\")
@@ -31,13 +40,7 @@ console.* goes to the log capability. An ungranted capability throws a
 catchable CapabilityDenied; uncaught, the exit code is 3. TypeScript (--lang ts
 or a .ts file) is stripped of its types first, keeping lines and columns.
 
-C (--lang c or a .c file, needs root): a bare `int f(void *data, int data_len)`
-or a full eBPF program (with SEC(...)) is compiled with clang -target bpf,
-checked by the kernel verifier and run once on the --data bytes; the result is
-{\"retval\", \"duration_ns\", \"maps\"}. Grants and limits do not apply: the
-verifier bounds what eBPF can do.
-
-Python (--lang python or a .py file): the source defines `def run(input)` (or
+Python (runtime python): the source defines `def run(input)` (or
 `async def run`); log, kv, call, emit and the exceptions CapabilityDenied,
 LimitExceeded, InvalidArgument and HostError are pre-bound (also importable:
 `from warden import kv`). The standard-library modules imported at
@@ -45,11 +48,32 @@ pre-initialization are available (json, math, re, datetime, collections,
 itertools, functools, statistics, random, decimal, …); others fail with an
 error listing what is.
 
+Rust (runtime rust): `fn run(input: &str) -> T` (T: a String of JSON, a
+number, a bool, or a Result of those) or a whole program with `fn main()`
+reading the JSON input on stdin and printing JSON. Compiled with the pinned
+toolchain's rustc to wasm32-wasip2 (std only) and cached by hash: the first
+compile of a source takes about a second and says so.
+
+C (runtime ebpf; in this process as root, or through the sidecar with
+--ebpf-socket): a bare `int f(void *data, int data_len)` or a full eBPF
+program (with SEC(...)) is compiled with clang -target bpf, checked by the
+kernel verifier and run once on the --data bytes (or --input: null, a string,
+or an array of bytes); the result is {\"retval\", \"duration_ns\", \"maps\"}.
+Limits do not apply (the verifier bounds eBPF) and no capability can be
+granted.
+
+Wasm (runtime wasm): a component, a WASI preview1 module or WAT. A plugin's
+`run` gets --input; a WASI command gets it on stdin and must print JSON;
+--invoke 'name(args…)' calls any export with WAVE arguments.
+
 Examples:
   warden exec -e 'async (i) => i.n * 2' --input '{\"n\": 21}'
   warden exec --lang ts script.ts --allow kv --receipt
   warden exec -e 'async () => await call(\"now\", null)' --allow-fn now
   warden exec --lang python -e 'def run(i): return sum(i)' --input '[1, 2, 3]'
+  warden exec --lang rust -e 'fn run(i: &str) -> usize { i.len() }' --input '\"abc\"'
+  warden exec --lang c filter.c --data packet.bin --hint latency=ultra-low --explain
+  warden exec --lang wasm calc.wasm --invoke 'add(1, 2)'
 
 ",
     exit_codes_help!()
@@ -71,7 +95,8 @@ pub struct ExecArgs {
     )]
     pub code: Option<String>,
 
-    /// js, ts, python or c [default: from the file's extension, else js].
+    /// js, ts, python, rust, c or wasm [default: from the file's extension
+    /// (.js .ts .py .rs .c .wasm .wat), else js].
     #[arg(long, value_name = "LANG")]
     pub lang: Option<String>,
 
@@ -83,9 +108,33 @@ pub struct ExecArgs {
     #[arg(long, value_name = "FILE")]
     pub input_file: Option<PathBuf>,
 
+    /// Wasm: call one export with WAVE arguments, e.g. `add(1, 2)`.
+    #[arg(long, value_name = "CALL")]
+    pub invoke: Option<String>,
+
     /// C: the bytes the eBPF program runs on (`data`/`data_len`) [default: none].
     #[arg(long, value_name = "FILE")]
     pub data: Option<PathBuf>,
+
+    /// A scheduler hint (repeatable): `latency=ultra-low|low|normal`,
+    /// `complexity=simple|moderate|complex`, `expected=50ms`. A hint no
+    /// runtime meets is refused (NO_RUNTIME) with the reason.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub hint: Vec<String>,
+
+    /// Run on this runtime (see `warden runtimes`); the hints still apply.
+    #[arg(long, value_name = "NAME")]
+    pub runtime: Option<String>,
+
+    /// Print the scheduler's decision (runtime, reason, the others and why
+    /// not) on stderr before running.
+    #[arg(long)]
+    pub explain: bool,
+
+    /// Print the whole result as JSON on stdout (ok, output or error,
+    /// runtime, decision, timings, memory, compile, receipt).
+    #[arg(long)]
+    pub summary: bool,
 
     /// C: run through the privileged eBPF sidecar at this Unix socket
     /// (`warden-ebpf-sidecar --socket PATH`, as root) instead of in this
@@ -139,128 +188,173 @@ fn source(file: Option<&Path>, code: Option<&str>) -> Result<String> {
     }
 }
 
+/// Parse `--hint KEY=VALUE`s: `latency=ultra-low|low|normal`,
+/// `complexity=simple|moderate|complex`, `expected=DURATION` (`50ms`, `2s`).
+fn hints(specs: &[String]) -> Result<Hints> {
+    let mut hints = Hints::default();
+    for spec in specs {
+        let (key, value) = spec.split_once('=').ok_or_else(|| {
+            usage(format!(
+                "--hint {spec}: expected KEY=VALUE (latency=…, complexity=… or expected=…)"
+            ))
+        })?;
+        match key {
+            "latency" => hints.latency = Some(value.parse().map_err(usage)?),
+            "complexity" => hints.complexity = Some(value.parse().map_err(usage)?),
+            "expected" | "expected-duration" => {
+                hints.expected_duration = Some(
+                    humantime::parse_duration(value)
+                        .map_err(|e| usage(format!("--hint expected={value}: {e}")))?,
+                )
+            }
+            other => {
+                return Err(usage(format!(
+                    "--hint {other}: unknown hint (expected latency, complexity or expected)"
+                )));
+            }
+        }
+    }
+    Ok(hints)
+}
+
+/// The language of `exec`: --lang, else the file's extension, else js.
+fn exec_language(lang: Option<&str>, file: Option<&Path>) -> Result<Language> {
+    match (lang, file) {
+        (Some(l), _) => l.parse().map_err(usage),
+        (None, Some(f)) => Ok(Language::of_path(f).unwrap_or(Language::JavaScript)),
+        (None, None) => Ok(Language::JavaScript),
+    }
+}
+
+/// Await `fut`; when it takes longer than 300 ms and stderr is a terminal,
+/// show a spinner with `message` meanwhile.
+async fn with_spinner<T>(message: String, fut: impl std::future::Future<Output = T>) -> T {
+    use std::io::IsTerminal;
+    tokio::pin!(fut);
+    if let Ok(v) = tokio::time::timeout(Duration::from_millis(300), &mut fut).await {
+        return v;
+    }
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_message(message);
+        bar.enable_steady_tick(Duration::from_millis(80));
+        bar
+    });
+    let v = fut.await;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    v
+}
+
 pub async fn exec(args: ExecArgs, verbose: bool) -> Result<ExitCode> {
+    let language = exec_language(args.lang.as_deref(), args.file.as_deref())?;
+    let hints = hints(&args.hint)?;
+    let code: Vec<u8> = match (&args.code, &args.file) {
+        (Some(c), _) => c.clone().into_bytes(),
+        (None, Some(f)) => read_source(f, "the source file")?,
+        (None, None) => return Err(usage("give a source FILE or -e CODE")),
+    };
+    let input = match (&args.input, &args.input_file, &args.invoke, &args.data) {
+        (Some(s), None, None, None) => Input::Json(s.clone()),
+        (None, Some(f), None, None) => Input::Json(
+            String::from_utf8(read_source(f, "the input file")?)
+                .map_err(|_| usage(format!("the input file {} is not UTF-8", f.display())))?,
+        ),
+        (None, None, Some(call), None) => {
+            if language != Language::Wasm {
+                return Err(usage("--invoke calls an export of Wasm (--lang wasm)"));
+            }
+            Input::Invoke(call.clone())
+        }
+        (None, None, None, Some(f)) => {
+            if language != Language::C {
+                return Err(usage(
+                    "--data is for C (eBPF) programs; give other languages --input JSON",
+                ));
+            }
+            Input::Bytes(read_source(f, "the data file")?)
+        }
+        (None, None, None, None) => Input::null(),
+        _ => {
+            return Err(usage(
+                "give one of --input, --input-file, --invoke and --data",
+            ));
+        }
+    };
+    // A bare --trust asks for nothing by name (eBPF, which grants nothing,
+    // still qualifies); any grant flag asks for exactly what it grants.
     let policy = args.sandbox.policy()?;
-    let lang = language(args.lang.as_deref(), args.file.as_deref())?;
-    let code = source(args.file.as_deref(), args.code.as_deref())?;
-    if lang == ScriptLang::C {
-        if args.input.is_some() || args.input_file.is_some() {
-            return Err(usage("C programs take bytes: use --data FILE, not --input"));
-        }
-        let data = match &args.data {
-            Some(f) => read_source(f, "the data file")?,
-            None => Vec::new(),
-        };
-        return exec_c(code, data, args.ebpf_socket.as_deref()).await;
-    }
-    if args.data.is_some() {
-        return Err(usage(
-            "--data is for C (eBPF) programs; give JS and Python --input JSON",
-        ));
-    }
-    let input = match (&args.input, &args.input_file) {
-        (Some(s), _) => s.clone(),
-        (None, Some(f)) => String::from_utf8(read_source(f, "the input file")?)
-            .map_err(|_| usage(format!("the input file {} is not UTF-8", f.display())))?,
-        (None, None) => "null".to_string(),
+    let mut config = ExecConfig {
+        limits: Some(policy.limits.clone()),
+        ..ExecConfig::default()
     };
+    let g = &args.sandbox.grants;
+    let explicit = !(g.allow.is_empty()
+        && g.allow_host.is_empty()
+        && g.allow_socket.is_empty()
+        && g.allow_dir.is_empty()
+        && g.env.is_empty()
+        && g.allow_fn.is_empty());
+    config.access = match g.trust {
+        Some(level) if !explicit => Access::Trust(level),
+        _ => Access::Grants(policy.grants.clone()),
+    };
+    config.fuel = policy.limits.fuel;
     let host = args.sandbox.host()?;
-    let outcome = match lang {
-        ScriptLang::Js(lang) => {
-            let engine = JsEngine::new(&host).await?;
-            engine.prepare(policy)?.exec(lang, &code, &input).await
+    let controller = crate::runtimes::controller(&host, args.ebpf_socket.as_deref())?;
+    if args.explain {
+        match controller.decide(language, &hints, &config, args.runtime.as_deref()) {
+            Ok(d) => print_decision(&d),
+            Err(e) => return Ok(report::report_warden(&e, verbose)),
         }
-        ScriptLang::C => unreachable!("handled above"),
-        ScriptLang::Python => {
-            // The first use compiles the engine (about 10 s); later ones hit the cache.
-            let h = host.clone();
-            let engine = tokio::task::spawn_blocking(move || PythonEngine::new(&h))
-                .await
-                .context("compiling the Python engine")??;
-            engine.prepare(policy)?.exec(&code, &input).await
+    }
+    let mut request = ExecuteRequest::new(language, &code)
+        .input(input)
+        .config(config)
+        .hints(hints);
+    request.runtime = args.runtime.clone();
+    let execution = with_spinner(
+        format!("compiling and running {language}…"),
+        controller.execute(request),
+    )
+    .await;
+    if let Some(note) = execution.compile.as_ref().and_then(|c| c.note.as_deref()) {
+        let _ = writeln!(std::io::stderr().lock(), "note: {note}");
+    }
+    guest_streams_to_stderr(&execution.stdout, &execution.stderr, &execution.logs);
+    let exit = if args.summary {
+        report::stdout_line(
+            &serde_json::to_string_pretty(&execution.summary()).context("serializing")?,
+        )?;
+        match &execution.result {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(e) => ExitCode::from(report::exit_code(e.code())),
+        }
+    } else {
+        match &execution.result {
+            Ok(out) => {
+                report::stdout_line(&out.to_string())?;
+                ExitCode::SUCCESS
+            }
+            Err(e) => report::report_warden(e, verbose),
         }
     };
-    guest_output_to_stderr(&outcome);
-    let exit = match &outcome.result {
-        Ok(out) => {
-            report::stdout_line(out)?;
-            ExitCode::SUCCESS
-        }
-        Err(e) => report::report_warden(e, verbose),
-    };
-    print_receipt(args.sandbox.receipt, &outcome.receipt)?;
+    print_receipt(args.sandbox.receipt, &execution.receipt)?;
     Ok(exit)
 }
 
-/// Compile, verify and run C in the kernel: through the sidecar at `socket`,
-/// or in this process (which then needs root). A source with a `SEC(...)` is
-/// a full program; otherwise a bare `int f(void *data, int data_len)`. Prints
-/// the return value, the kernel-measured duration and the maps as JSON.
-async fn exec_c(code: String, data: Vec<u8>, socket: Option<&Path>) -> Result<ExitCode> {
-    use warden_ebpf::sidecar::SidecarClient;
-    use warden_ebpf::{Runtime, RuntimeOptions, Source};
-    let source = if code.contains("SEC(") {
-        Source::Program {
-            c: code,
-            section_fn: None,
-        }
-    } else {
-        Source::Function(code)
-    };
-    let result = match socket {
-        Some(path) => match SidecarClient::connect(path).await {
-            Ok(mut client) => client.run(&source, &data).await,
-            Err(e) => Err(e),
-        },
-        None => tokio::task::spawn_blocking(move || {
-            Runtime::new(RuntimeOptions::default()).run(&source, &data)
-        })
-        .await
-        .context("running the eBPF program")?,
-    };
-    match result {
-        Ok(out) => {
-            let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
-            let maps: serde_json::Map<String, serde_json::Value> = out
-                .maps
-                .iter()
-                .map(|(name, entries)| {
-                    let e: Vec<serde_json::Value> = entries
-                        .iter()
-                        .map(|(k, v)| serde_json::json!([hex(k), hex(v)]))
-                        .collect();
-                    (name.clone(), serde_json::Value::Array(e))
-                })
-                .collect();
-            let v = serde_json::json!({
-                "retval": out.retval, "duration_ns": out.duration_ns, "maps": maps,
-            });
-            report::stdout_line(&v.to_string())?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => {
-            let exit = match e.code() {
-                "INPUT_TOO_LARGE" | "INVALID_SOURCE" | "IO" => 2,
-                "NOT_PERMITTED" => 3,
-                "SIDECAR" => 1,
-                "VERIFIER_REJECTED" => 5,
-                _ => 1,
-            };
-            let text = e.to_string();
-            let mut lines = text.lines();
-            let mut err = std::io::stderr().lock();
-            use std::io::Write as _;
-            let _ = writeln!(
-                err,
-                "error[{}]: {}",
-                e.code(),
-                lines.next().unwrap_or_default()
-            );
-            for l in lines {
-                let _ = writeln!(err, "  {l}");
-            }
-            Ok(ExitCode::from(exit))
-        }
+fn print_decision(d: &Decision) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(
+        err,
+        "runtime: {}{} — {}",
+        d.runtime,
+        if d.overridden { " (requested)" } else { "" },
+        d.reason
+    );
+    for r in &d.rejected {
+        let _ = writeln!(err, "  not {}: {}", r.runtime, r.reason);
     }
 }
 

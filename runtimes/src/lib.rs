@@ -16,7 +16,7 @@
 //!
 //! let request = ExecuteRequest::new(Language::TypeScript, "(i: {n: number}) => i.n * 2")
 //!     .input_json(r#"{"n": 21}"#)
-//!     .hints(Hints { latency: Latency::Low, ..Hints::default() });
+//!     .hints(Hints { latency: Some(Latency::Low), ..Hints::default() });
 //! let execution = controller.execute(request).await;
 //! assert_eq!(execution.runtime(), Some("js"));
 //! assert_eq!(execution.into_result()?, serde_json::json!(42));
@@ -24,7 +24,7 @@
 //! // No runtime runs Python within 1 ms per fresh instance: a refusal, not a fallback.
 //! let refused = controller
 //!     .execute(ExecuteRequest::new(Language::Python, "def run(i): return i")
-//!         .hints(Hints { latency: Latency::Low, ..Hints::default() }))
+//!         .hints(Hints { latency: Some(Latency::Low), ..Hints::default() }))
 //!     .await;
 //! assert_eq!(refused.into_result().unwrap_err().code().as_str(), "NO_RUNTIME");
 //! # Ok(()) }

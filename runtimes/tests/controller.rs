@@ -86,7 +86,7 @@ async fn err(c: &Controller, req: ExecuteRequest) -> (String, String) {
 
 fn hints(latency: Latency) -> Hints {
     Hints {
-        latency,
+        latency: Some(latency),
         ..Hints::default()
     }
 }
@@ -284,8 +284,8 @@ async fn c_on_ebpf() {
     let req = ExecuteRequest::new(Language::C, src)
         .input(Input::Bytes(vec![1, 2, 3]))
         .hints(Hints {
-            latency: Latency::UltraLow,
-            complexity: Complexity::Simple,
+            latency: Some(Latency::UltraLow),
+            complexity: Some(Complexity::Simple),
             expected_duration: None,
         });
     let (v, rt) = ok(&c, req.clone()).await;
@@ -299,6 +299,9 @@ async fn c_on_ebpf() {
         "int f(void *data, int data_len) { volatile int i = 0; while (i >= 0) { i++; } return i; }";
     let simple = req.hints;
     let (code, _) = err(&c, ExecuteRequest::new(Language::C, looping).hints(simple)).await;
+    // No hints at all: C still goes to eBPF (hints only ever narrow).
+    let (v, _) = ok(&c, ExecuteRequest::new(Language::C, src)).await;
+    assert_eq!(v["retval"], json!(0));
     assert!(code == "VERIFIER_REJECTED" || code == "COMPILE", "{code}");
     let (code, msg) = err(
         &c,
@@ -351,16 +354,8 @@ async fn scheduler_table() {
             &in_process
         };
         let hints = Hints {
-            latency: row
-                .latency
-                .as_deref()
-                .map(|l| l.parse().unwrap())
-                .unwrap_or_default(),
-            complexity: row
-                .complexity
-                .as_deref()
-                .map(|l| l.parse().unwrap())
-                .unwrap_or_default(),
+            latency: row.latency.as_deref().map(|l| l.parse().unwrap()),
+            complexity: row.complexity.as_deref().map(|l| l.parse().unwrap()),
             expected_duration: row.expected_ms.map(Duration::from_millis),
         };
         let mut grants = Grants::none();

@@ -119,6 +119,9 @@ pub struct ExecConfig {
     pub fuel: Option<u64>,
     /// Grants or trust level.
     pub access: Access,
+    /// Every limit, replacing the access's (then `timeout`, `memory_bytes`
+    /// and `fuel` apply on top).
+    pub limits: Option<crate::limits::Limits>,
     /// Whether time spent queued counts against `timeout` (default: yes).
     pub include_queue_time: bool,
 }
@@ -130,6 +133,7 @@ impl Default for ExecConfig {
             memory_bytes: None,
             fuel: None,
             access: Access::default(),
+            limits: None,
             include_queue_time: true,
         }
     }
@@ -161,6 +165,9 @@ impl ExecConfig {
             Access::Trust(level) => Policy::trust(*level),
             Access::Policy(p) => p.clone(),
         };
+        if let Some(limits) = &self.limits {
+            policy.limits = limits.clone();
+        }
         if let Some(t) = self.timeout {
             policy.limits.timeout = t;
         }

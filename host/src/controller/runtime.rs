@@ -102,17 +102,14 @@ impl std::str::FromStr for Language {
 /// | `ultra-low` | ≤ 10 µs | eBPF in the kernel (~2 µs) |
 /// | `low` | ≤ 1 ms | a fresh Wasm instance (~30 µs), QuickJS (~100 µs) |
 /// | `normal` | no bound | CPython in a fresh instance (~3 ms) |
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Latency {
     /// ≤ 10 µs per call.
     UltraLow,
     /// ≤ 1 ms per call.
     Low,
-    /// No bound (the default).
-    #[default]
+    /// No bound.
     Normal,
 }
 
@@ -148,15 +145,12 @@ impl std::str::FromStr for Latency {
 /// | `simple` | bounded, loop-light code: fits the eBPF verifier (≤ 1M instructions, bounded loops) |
 /// | `moderate` | ordinary code with loops and allocation |
 /// | `complex` | long-running or library-heavy code |
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Complexity {
     /// Bounded, verifier-friendly.
     Simple,
-    /// Ordinary code (the default).
-    #[default]
+    /// Ordinary code.
     Moderate,
     /// Heavy code.
     Complex,

@@ -359,7 +359,7 @@ impl Runtime for RustRuntime {
             latency: Latency::Low,
             complexity: Complexity::Complex,
             max_duration: None,
-            typical: "~40 µs per fresh instance once compiled (first compile ~1 s)".into(),
+            typical: "~40 µs per fresh instance once compiled; first compile ~1 s".into(),
             enforces_limits: true,
             fuel: wasm.fuel,
         }

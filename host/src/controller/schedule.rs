@@ -47,13 +47,34 @@ use crate::policy::Capability;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Hints {
-    /// How fast one call must be.
-    pub latency: Latency,
-    /// How much the code does.
-    pub complexity: Complexity,
+    /// How fast one call must be (`None`: no requirement).
+    pub latency: Option<Latency>,
+    /// How much the code does (`None`: unknown, no requirement).
+    pub complexity: Option<Complexity>,
     /// How long one run is expected to take.
     #[serde(with = "crate::limits::opt_duration_ms")]
     pub expected_duration: Option<Duration>,
+}
+
+impl Hints {
+    /// `; hints: latency low, complexity simple, expected 5 ms`, or nothing.
+    fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(l) = self.latency {
+            parts.push(format!("latency {}", l.as_str()));
+        }
+        if let Some(c) = self.complexity {
+            parts.push(format!("complexity {}", c.as_str()));
+        }
+        if let Some(d) = self.expected_duration {
+            parts.push(format!("expected {}", fmt_duration(d)));
+        }
+        if parts.is_empty() {
+            String::new()
+        } else {
+            format!("; hints: {}", parts.join(", "))
+        }
+    }
 }
 
 /// Which runtime was chosen, and why.
@@ -114,19 +135,23 @@ fn refusal(c: &Candidate<'_>, hints: &Hints, demands: &Demands<'_>) -> Option<St
     if let Health::Unavailable(why) = &c.health {
         return Some(format!("unavailable: {why}"));
     }
-    if info.latency > hints.latency {
+    if let Some(wanted) = hints.latency
+        && info.latency > wanted
+    {
         return Some(format!(
             "meets latency {} at best ({}), not {}",
             info.latency.as_str(),
             info.typical,
-            hints.latency.as_str()
+            wanted.as_str()
         ));
     }
-    if hints.complexity > info.complexity {
+    if let Some(wanted) = hints.complexity
+        && wanted > info.complexity
+    {
         return Some(format!(
             "takes complexity up to {}, not {}",
             info.complexity.as_str(),
-            hints.complexity.as_str()
+            wanted.as_str()
         ));
     }
     if let (Some(expected), Some(max)) = (hints.expected_duration, info.max_duration)
@@ -222,9 +247,8 @@ pub fn schedule(
         return Ok(Decision {
             runtime: name.to_string(),
             reason: format!(
-                "{name} was requested; it runs {language} and meets latency {}, complexity {}",
-                hints.latency.as_str(),
-                hints.complexity.as_str()
+                "{name} was requested; it runs {language}{}",
+                hints.describe()
             ),
             overridden: true,
             rejected: Vec::new(),
@@ -286,15 +310,7 @@ pub fn schedule(
     if others.is_empty() && !rejected.is_empty() {
         let _ = write!(reason, "; the only candidate left");
     }
-    let _ = write!(
-        reason,
-        "; hints: latency {}, complexity {}",
-        hints.latency.as_str(),
-        hints.complexity.as_str()
-    );
-    if let Some(d) = hints.expected_duration {
-        let _ = write!(reason, ", expected {}", fmt_duration(d));
-    }
+    reason.push_str(&hints.describe());
     Ok(Decision {
         runtime: info.name.clone(),
         reason,

@@ -172,8 +172,9 @@ impl WasmInstance {
                         },
                     );
                 }
-                let outcome = self.prepared.run_command(json.as_bytes(), &[]).await;
-                let stdout = outcome.stdout.clone();
+                let mut outcome = self.prepared.run_command(json.as_bytes(), &[]).await;
+                // stdout is the output, not a side channel.
+                let stdout = std::mem::take(&mut outcome.stdout);
                 let stderr = outcome.stderr.clone();
                 outcome.map(|code| {
                     if code != 0 {
