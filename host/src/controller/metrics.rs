@@ -180,7 +180,13 @@ impl Metrics {
         }
         let mut s = self.snap();
         s.executions += 1;
-        let r = s.by_runtime.entry(runtime.to_string()).or_default();
+        if !s.by_runtime.contains_key(runtime) {
+            s.by_runtime
+                .insert(runtime.to_string(), RuntimeMetrics::default());
+        }
+        let Some(r) = s.by_runtime.get_mut(runtime) else {
+            return;
+        };
         r.executions += 1;
         if let Some(e) = elapsed {
             r.latency_sum_us += e.as_micros() as u64;

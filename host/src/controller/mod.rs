@@ -416,6 +416,32 @@ struct ModuleEntry {
     decision: Decision,
     module: Arc<dyn CompiledModule>,
     compile: CompileReport,
+    /// Instances made for one-shot executions, by policy (the few most
+    /// recent): instantiating checks imports and copies grants, which a
+    /// repeat under the same policy need not pay. Instances keep no state
+    /// between executions, so sharing one is safe.
+    instances: Mutex<Vec<(Policy, Arc<dyn ModuleInstance>)>>,
+}
+
+/// Code at least this long has its hash remembered by buffer address.
+const MEMO_HASH_FROM: usize = 4096;
+
+/// Instances kept per module for one-shot executions.
+const INSTANCES_PER_MODULE: usize = 4;
+
+impl ModuleEntry {
+    fn instance(&self, policy: &Policy) -> Result<Arc<dyn ModuleInstance>> {
+        if let Some((_, i)) = lock(&self.instances).iter().find(|(p, _)| p == policy) {
+            return Ok(i.clone());
+        }
+        let instance = self.module.instantiate(policy)?;
+        let mut kept = lock(&self.instances);
+        if kept.len() >= INSTANCES_PER_MODULE {
+            kept.remove(0);
+        }
+        kept.push((policy.clone(), instance.clone()));
+        Ok(instance)
+    }
 }
 
 #[derive(Debug)]
@@ -440,6 +466,11 @@ struct Job {
 struct CodeCache {
     entries: HashMap<[u8; 32], (Arc<ModuleEntry>, u64)>,
     tick: u64,
+    /// Content hashes of code buffers seen, by address: a caller that passes
+    /// the same `Arc<[u8]>` again skips hashing it. The clone kept here pins
+    /// the (immutable) buffer, so an address cannot be reused for other bytes
+    /// while it is in this map.
+    by_buffer: HashMap<usize, (Arc<[u8]>, [u8; 32])>,
 }
 
 #[derive(Debug)]
@@ -742,6 +773,7 @@ impl Controller {
             decision,
             module,
             compile,
+            instances: Mutex::new(Vec::new()),
         }))
     }
 
@@ -966,7 +998,7 @@ impl Controller {
         if req.config.include_queue_time {
             policy.limits.timeout = timeout.saturating_sub(queued);
         }
-        let instance = match entry.module.instantiate(&policy) {
+        let instance = match entry.instance(&policy) {
             Ok(i) => i,
             Err(e) => return refuse(e, Some(decision)),
         };
@@ -984,10 +1016,35 @@ impl Controller {
         req: &ExecuteRequest,
         decision: &Decision,
     ) -> Result<(Arc<ModuleEntry>, CompileReport)> {
+        let address = Arc::as_ptr(&req.code) as *const u8 as usize;
+        // Small sources hash faster than a lookup.
+        let memo = req.code.len() >= MEMO_HASH_FROM;
+        let known = if memo {
+            lock(&self.inner.code_cache)
+                .by_buffer
+                .get(&address)
+                .filter(|(buf, _)| Arc::ptr_eq(buf, &req.code))
+                .map(|(_, hash)| *hash)
+        } else {
+            None
+        };
+        let content: [u8; 32] = match known {
+            Some(hash) => hash,
+            None if !memo => blake3::hash(&req.code).into(),
+            None => {
+                let hash: [u8; 32] = blake3::hash(&req.code).into();
+                let mut cache = lock(&self.inner.code_cache);
+                if cache.by_buffer.len() >= self.inner.options.module_cache_capacity.max(1) {
+                    cache.by_buffer.clear();
+                }
+                cache.by_buffer.insert(address, (req.code.clone(), hash));
+                hash
+            }
+        };
         let mut h = blake3::Hasher::new();
         h.update(self.inner.runtimes[i].info.name.as_bytes());
         h.update(&[0, req.language as u8, 0]);
-        h.update(&req.code);
+        h.update(&content);
         let key: [u8; 32] = h.finalize().into();
         {
             let mut cache = lock(&self.inner.code_cache);
