@@ -52,11 +52,13 @@ The ratios are warden / bare; the goal for fresh instances is at most 1.2x.";
 pub struct BenchArgs {
     /// `core`: warden vs bare Wasmtime; `js`: warden vs isolated-vm and
     /// quickjs-emscripten (`make bench-js`); `python`: warden vs a python3
-    /// subprocess and pyodide (`make bench-python`).
-    #[arg(value_name = "SUITE", default_value = "core", value_parser = ["core", "js", "python"])]
+    /// subprocess and pyodide (`make bench-python`); `controller`: the
+    /// controller's overhead against calling each runtime directly, and its
+    /// throughput at concurrency 1, 2, 16 and 256.
+    #[arg(value_name = "SUITE", default_value = "core", value_parser = ["core", "js", "python", "controller"])]
     pub suite: String,
 
-    /// Calls per row [default: 10000 for core (in 20 interleaved batches), 300 for js, 200 for python].
+    /// Calls per row [default: 10000 for core (in 20 interleaved batches), 300 for js, 200 for python, 4000 for controller].
     #[arg(long, short = 'n', value_name = "N",
           value_parser = clap::value_parser!(u32).range(20..))]
     pub iterations: Option<u32>,
@@ -322,6 +324,14 @@ pub async fn bench(args: BenchArgs) -> Result<ExitCode> {
         Some(p) => p,
         None => default_plugin()?,
     };
+    if args.suite == "controller" {
+        return crate::bench_controller::bench_controller(
+            args.iterations.unwrap_or(4_000),
+            &path,
+            args.json,
+        )
+        .await;
+    }
     let n = args.iterations.unwrap_or(10_000);
     let per_batch = (n / BATCHES).max(1);
     let warmup = per_batch.max(50);

@@ -42,6 +42,7 @@ backtraces)."
 
 mod args;
 mod bench;
+mod bench_controller;
 mod bench_js;
 mod bench_python;
 mod compile;
