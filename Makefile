@@ -33,6 +33,11 @@ demo: build
 	  echo "(exit code $$code: 4 means a limit stopped it)"; test $$code -eq 4
 	@echo; echo "== 5. a JavaScript snippet in a fresh sandbox, calling a granted host function =="
 	$(WARDEN) exec -e 'async (input) => ({ doubled: input.n * 2, echoed: await call("echo", input) })' --input '{"n": 21}' --allow-fn echo
+	@echo; echo "== 6. the runtime controller picks the runtime and says why: Rust source (compiled once with rustc, cached by hash) =="
+	$(WARDEN) exec --lang rust -e 'fn run(input: &str) -> usize { input.len() }' --input '"warden"' --explain
+	@echo; echo "== 7. a hint no runtime meets is refused with the reason, never a silent fallback =="
+	@$(WARDEN) exec --lang python -e 'def run(i): return i' --hint latency=low; code=$$?; \
+	  echo "(exit code $$code: 2 means NO_RUNTIME)"; test $$code -eq 2
 
 test: setup
 	$(CARGO) fmt --all -- --check
@@ -45,6 +50,7 @@ lint:
 
 bench: build
 	$(WARDEN) bench
+	$(WARDEN) bench controller
 
 # JS peers (isolated-vm, quickjs-emscripten) from npm, then the JS suite.
 bench-js: build

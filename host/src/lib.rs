@@ -49,12 +49,22 @@
 //! test build compiles; `examples/embed.rs` in the repository is a longer one
 //! (`cargo run --release --example embed`).
 //!
+//! ## The runtime controller
+//! [`Controller`] (module [`controller`]) runs code in any registered
+//! language: `execute(code, language, config, hints)` schedules it on a
+//! runtime (table-driven, with the reason in the result), with admission
+//! (`BUSY` when the queue is full), a compile → instantiate → execute →
+//! destroy lifecycle, async jobs and metrics. This crate ships the `wasm` and
+//! `rust` runtimes; `warden-runtimes` registers them all.
+//!
 //! ## Errors
 //! [`Error::code`] gives a stable [`ErrorCode`]: `NOT_WASM`,
 //! `NOT_A_COMPONENT`, `COMPILE`, `MISSING_EXPORT`, `INVALID_INPUT`,
 //! `INPUT_TOO_LARGE`, `CAPABILITY_DENIED`, `TIMEOUT`, `MEMORY_LIMIT`,
 //! `TABLE_LIMIT`, `FUEL_EXHAUSTED`, `HOST_CALL_LIMIT`, `OUTPUT_TOO_LARGE`,
-//! `TRAP`, `GUEST_ERROR`, `SERIALIZATION`, `IO`, `INTERNAL`.
+//! `TRAP`, `GUEST_ERROR`, `SERIALIZATION`, `IO`, `INTERNAL`, and from the
+//! controller `VERIFIER_REJECTED`, `BUSY`, `NOT_FOUND`, `NO_RUNTIME`,
+//! `UNAVAILABLE`, `CANCELLED`.
 
 mod bindings;
 mod cache;

@@ -22,6 +22,39 @@
 //!   jobs are kept for `job_ttl`.
 //! - **Metrics.** [`Controller::metrics`] (a struct) and
 //!   [`Controller::prometheus`] (text exposition, prometheus-client).
+//!
+//! `warden-runtimes` registers every runtime; here, the `wasm` runtime alone:
+//!
+//! ```
+//! # #[tokio::main(flavor = "multi_thread")]
+//! # async fn main() -> Result<(), warden_host::Error> {
+//! use std::sync::Arc;
+//! use warden_host::controller::wasm::WasmRuntime;
+//! use warden_host::{Controller, ExecuteRequest, Host, Input, Language};
+//!
+//! let host = Host::builder().build()?;
+//! let controller = Controller::builder()
+//!     .register(Arc::new(WasmRuntime::new(host)))
+//!     .build()?;
+//! let wat = r#"(component
+//!     (core module $m (func (export "add") (param i32 i32) (result i32)
+//!         local.get 0 local.get 1 i32.add))
+//!     (core instance $i (instantiate $m))
+//!     (func (export "add") (param "a" s32) (param "b" s32) (result s32)
+//!         (canon lift (core func $i "add"))))"#;
+//! let run = controller
+//!     .execute(ExecuteRequest::new(Language::Wasm, wat).input(Input::Invoke("add(40, 2)".into())))
+//!     .await;
+//! assert_eq!(run.runtime(), Some("wasm"));
+//! assert_eq!(run.into_result()?, serde_json::json!(42));
+//!
+//! // No runtime for JavaScript on this controller: a typed refusal.
+//! let refused = controller
+//!     .execute(ExecuteRequest::new(Language::JavaScript, "() => 1"))
+//!     .await;
+//! assert_eq!(refused.into_result().unwrap_err().code().as_str(), "NO_RUNTIME");
+//! # Ok(()) }
+//! ```
 
 mod admission;
 mod metrics;
