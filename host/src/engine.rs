@@ -40,7 +40,16 @@ pub struct EngineOptions {
     /// faults for the memory its predecessor touched. Costs that much RSS
     /// per warm slot.
     pub keep_resident_bytes: usize,
+    /// Drop finished stores on a background thread. Dropping a store resets
+    /// its pool slot (the dirty pages copied back from the image), which for
+    /// a large guest (CPython) takes longer than the call itself; done in
+    /// the background, the caller has its result first. At most
+    /// [`RETIRE_QUEUE`] stores wait; beyond that they are dropped in place.
+    pub deferred_teardown: bool,
 }
+
+/// Stores waiting for the background teardown at most.
+pub const RETIRE_QUEUE: usize = 16;
 
 impl Default for EngineOptions {
     fn default() -> Self {
@@ -54,6 +63,7 @@ impl Default for EngineOptions {
             max_core_instances_per_component: 64,
             max_wasm_stack: 1 << 20,
             keep_resident_bytes: 32 << 20,
+            deferred_teardown: true,
         }
     }
 }
@@ -89,6 +99,10 @@ pub struct WardenEngine {
     pub(crate) options: Arc<EngineOptions>,
     pub(crate) fingerprint: Arc<str>,
     _ticker: Arc<Ticker>,
+    /// The background teardown thread's queue (see
+    /// [`EngineOptions::deferred_teardown`]); the thread ends when the last
+    /// clone of the engine is dropped.
+    retire: Option<std::sync::mpsc::SyncSender<Box<dyn Send>>>,
 }
 
 #[derive(Debug)]
@@ -113,6 +127,11 @@ impl WardenEngine {
         // Fiber stacks must hold the guest stack plus host frames.
         config.async_stack_size(options.max_wasm_stack + (1 << 20));
         config.wasm_backtrace_max_frames(std::num::NonZeroUsize::new(32));
+        // For profiling: `WARDEN_PERFMAP=1` writes /tmp/perf-PID.map, so
+        // `perf report` names guest functions.
+        if std::env::var_os("WARDEN_PERFMAP").is_some_and(|v| v == "1") {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         if options.pooling {
             config.allocation_strategy(InstanceAllocationStrategy::Pooling(
                 options.pooling_config(),
@@ -145,12 +164,40 @@ impl WardenEngine {
             })
             .map_err(|e| Error::io("spawning the epoch ticker", e))?;
 
+        let retire = if options.deferred_teardown {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Box<dyn Send>>(RETIRE_QUEUE);
+            std::thread::Builder::new()
+                .name("warden-teardown".into())
+                .spawn(move || {
+                    while let Ok(store) = rx.recv() {
+                        drop(store);
+                    }
+                })
+                .map_err(|e| Error::io("spawning the teardown thread", e))?;
+            Some(tx)
+        } else {
+            None
+        };
+
         Ok(WardenEngine {
             engine,
             options: Arc::new(options),
             fingerprint: fingerprint.into(),
             _ticker: Arc::new(Ticker { stop }),
+            retire,
         })
+    }
+
+    /// Drop `store` on the teardown thread, or here when that is off or
+    /// its queue is full.
+    pub(crate) fn retire<T: Send + 'static>(&self, store: T) {
+        if let Some(tx) = &self.retire {
+            match tx.try_send(Box::new(store)) {
+                Ok(()) => {}
+                Err(std::sync::mpsc::TrySendError::Full(s))
+                | Err(std::sync::mpsc::TrySendError::Disconnected(s)) => drop(s),
+            }
+        }
     }
 
     /// The underlying Wasmtime engine.

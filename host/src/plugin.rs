@@ -605,7 +605,12 @@ impl Prepared {
             fuel_used,
             result,
         );
-        let keep = outcome.result.is_ok().then_some(store);
+        let keep = if outcome.result.is_ok() && self.reuse.is_some() {
+            Some(store)
+        } else {
+            self.plugin.inner.host.inner.engine.retire(store);
+            None
+        };
         (outcome, keep)
     }
 
