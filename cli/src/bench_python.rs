@@ -115,7 +115,7 @@ pub async fn bench_python(iterations: u32, as_json: bool) -> Result<ExitCode> {
             bail!("warden answered {ours} to {}, python3 {}", c.name, c.expect);
         }
         progress(&format!("{}: warden ({iterations} calls)", c.name));
-        for _ in 0..(iterations / 10).max(5) {
+        for _ in 0..(iterations / 4).max(50) {
             black_box(sandbox.exec(c.source, &c.input).await);
         }
         let mut ns = Vec::new();

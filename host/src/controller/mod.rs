@@ -1130,7 +1130,8 @@ impl Controller {
     }
 
     /// Submit a one-shot execution to run in the background: its job id.
-    /// `BUSY` at once when the queue is full or too many jobs are kept.
+    /// `BUSY` at once when the queue is full or too many jobs are kept. Call
+    /// it within a Tokio runtime (the job is a Tokio task).
     pub fn submit(&self, request: ExecuteRequest) -> Result<String> {
         if self.inner.admission.is_full() {
             let e = Error::Busy {
