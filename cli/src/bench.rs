@@ -36,11 +36,14 @@ Rows:
                                        grants, default limits): a new store with limits,
                                        capability contexts and output capture, an
                                        instance from the pooling allocator, the call,
-                                       JSON checks, the receipt, drop.
+                                       JSON checks, the receipt; the store is dropped
+                                       on warden's teardown thread (slot reset off
+                                       the caller's path).
   bare wasmtime InstancePre + pooling  the peer: the same component on an engine with
                                        the same pool sizes, a Linker with WASI p2 only,
                                        a Store with an empty WasiCtx, instantiate_async
-                                       from an InstancePre, a typed call of `run`, drop.
+                                       from an InstancePre, a typed call of `run`, drop
+                                       in place.
   warden reused-instance run           Prepared::with_reuse(): one instance kept between calls.
   bare wasmtime reused instance        the typed `run` called on one kept instance.
   cache-hit load                       Host::load_file with a warmed .cwasm cache.
@@ -527,11 +530,13 @@ pub async fn bench(args: BenchArgs) -> Result<ExitCode> {
   warden fresh-instance run: Prepared::run through the public API with deny-all grants and
     default limits: new Store (limiter, epoch deadline, capability contexts, captured
     stdout/stderr), instance from the pooling allocator, call, input/output JSON checks,
-    receipt, drop.
+    receipt; the store goes to warden's teardown thread, which resets the pool slot
+    while the caller already has its result.
   bare wasmtime InstancePre + pooling: the peer, in this process: an engine with the same
     pool sizes, a Linker with wasmtime-wasi p2 only, Store with an empty WasiCtx,
-    InstancePre::instantiate_async, typed call of `run` (export index looked up once), drop.
-    No epoch deadline, no limiter, no output capture, no JSON checks.
+    InstancePre::instantiate_async, typed call of `run` (export index looked up once), drop
+    in place (the slot reset is on the caller's time). No epoch deadline, no limiter,
+    no output capture, no JSON checks.
   reused rows: one instance kept between calls (warden: Prepared::with_reuse, which
     resets limits, counters and captures per call; bare: the typed func called again).
   cache-hit load: Host::load_file with the .cwasm cache warmed: read, BLAKE3, checksum,
