@@ -21,9 +21,24 @@ async fn main() -> Result<(), warden_host::Error> {
     let host = Host::builder().cache_dir(cache).engine(options).build()?;
     let engine = PythonEngine::new(&host)?;
     let sandbox = engine.prepare(Policy::deny_all())?;
-    let source = "def run(i):\n    return sum(x * x for x in range(i['n']))";
-    let n = std::env::var("N").unwrap_or_else(|_| "100".into());
-    let input = &format!(r#"{{"n": {n}}}"#);
+    // `CASE=json`: bench python's JSON transform; else its small computation
+    // with `N` (default 100).
+    let (source, input) = if std::env::var("CASE").as_deref() == Ok("json") {
+        let rows: Vec<String> = (0..200)
+            .map(|i| format!(r#"{{"name":"row{i}","a":{},"b":{}}}"#, i % 37, i * 3 % 101))
+            .collect();
+        (
+            "def run(rows):\n    out = [{'name': r['name'].upper(), 'total': r['a'] + r['b']} for r in rows if r['a'] > 10]\n    out.sort(key=lambda r: (-r['total'], r['name']))\n    return out[:3]",
+            format!("[{}]", rows.join(",")),
+        )
+    } else {
+        let n = std::env::var("N").unwrap_or_else(|_| "100".into());
+        (
+            "def run(i):\n    return sum(x * x for x in range(i['n']))",
+            format!(r#"{{"n": {n}}}"#),
+        )
+    };
+    let input = input.as_str();
     let calls: usize = std::env::args()
         .nth(1)
         .and_then(|n| n.parse().ok())
