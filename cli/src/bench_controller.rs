@@ -2,8 +2,9 @@
 //! measured against calling the same runtime directly in the same run, and
 //! its throughput at several concurrency levels.
 //!
-//! Overhead pairs are measured interleaved (20 batches, the order rotated),
-//! each side warmed up first, same code, same input, same policy:
+//! Overhead pairs are measured interleaved: the two sides of a pair
+//! alternate call by call, in 20 batches with the pairs' order rotated; each
+//! side is warmed up first, with the same code, input and policy:
 //!
 //! | pair | controller | direct |
 //! |---|---|---|
@@ -281,12 +282,19 @@ pub async fn bench_controller(
             setup.sample(p, s).await?;
         }
     }
+    // The two sides of a pair alternate call by call (which goes first
+    // alternates too), so drift and background work (the teardown thread)
+    // hit both alike; the pairs' order rotates from batch to batch.
     let mut samples: Vec<Vec<u64>> = vec![Vec::new(); slots.len()];
     for batch in 0..BATCHES as usize {
-        for k in 0..slots.len() {
-            let i = (k + batch) % slots.len();
-            for _ in 0..per_batch {
-                samples[i].push(setup.sample(slots[i].0, slots[i].1).await?);
+        for k in 0..pairs.len() {
+            let n = (k + batch) % pairs.len();
+            for j in 0..per_batch {
+                let first = (j % 2) as usize;
+                for side in [first, 1 - first] {
+                    let i = 2 * n + side;
+                    samples[i].push(setup.sample(slots[i].0, slots[i].1).await?);
+                }
             }
         }
     }

@@ -734,7 +734,10 @@ async fn registry_start_stop_health() {
     assert_eq!(code, "NO_RUNTIME");
     assert!(msg.contains("ebpf: unavailable"), "{msg}");
 
-    // A stopped runtime is refused until started again.
+    // A stopped runtime is refused until started again (also right after
+    // a call that was scheduled on it: decisions are not kept across a
+    // change of state).
+    ok(&c, ExecuteRequest::new(Language::JavaScript, "() => 1")).await;
     c.stop_runtime("js").await.unwrap();
     let (code, msg) = err(&c, ExecuteRequest::new(Language::JavaScript, "() => 1")).await;
     assert_eq!(code, "NO_RUNTIME");

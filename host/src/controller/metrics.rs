@@ -99,10 +99,14 @@ pub(crate) struct Metrics {
     latency: Family<RuntimeLabel, Histogram, fn() -> Histogram>,
     pub(crate) queue_depth: Gauge<i64, AtomicI64>,
     pub(crate) in_flight: Gauge<i64, AtomicI64>,
-    cache: Family<CacheLabels, Counter>,
     jobs_submitted: Counter<u64, AtomicU64>,
     jobs_cancelled: Counter<u64, AtomicU64>,
     snapshot: Mutex<MetricsSnapshot>,
+    /// The hot path's handles, resolved once per runtime: the `ok` counter
+    /// and the latency histogram (the families would allocate labels per call).
+    hot: std::sync::RwLock<std::collections::HashMap<String, (Counter, Histogram)>>,
+    cache_hit: Counter,
+    cache_miss: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -144,6 +148,16 @@ impl Metrics {
             "Compiled-code lookups of one-shot executions, by result (hit or miss)",
             cache.clone(),
         );
+        let cache_hit = cache
+            .get_or_create(&CacheLabels {
+                result: "hit".into(),
+            })
+            .clone();
+        let cache_miss = cache
+            .get_or_create(&CacheLabels {
+                result: "miss".into(),
+            })
+            .clone();
         registry.register("jobs_submitted", "Jobs submitted", jobs_submitted.clone());
         registry.register("jobs_cancelled", "Jobs cancelled", jobs_cancelled.clone());
         Metrics {
@@ -152,10 +166,12 @@ impl Metrics {
             latency,
             queue_depth,
             in_flight,
-            cache,
             jobs_submitted,
             jobs_cancelled,
             snapshot: Mutex::new(MetricsSnapshot::default()),
+            hot: std::sync::RwLock::default(),
+            cache_hit,
+            cache_miss,
         }
     }
 
@@ -164,19 +180,53 @@ impl Metrics {
     }
 
     /// One finished execution; `code` is `None` on success.
-    pub(crate) fn record(&self, runtime: &str, code: Option<&str>, elapsed: Option<Duration>) {
-        self.executions
+    /// The `ok` counter and latency histogram of `runtime`.
+    fn hot(&self, runtime: &str) -> (Counter, Histogram) {
+        if let Some(h) = self
+            .hot
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(runtime)
+        {
+            return h.clone();
+        }
+        let ok = self
+            .executions
             .get_or_create(&ExecLabels {
                 runtime: runtime.to_string(),
-                outcome: code.unwrap_or("ok").to_string(),
+                outcome: "ok".into(),
             })
-            .inc();
+            .clone();
+        let latency = self
+            .latency
+            .get_or_create(&RuntimeLabel {
+                runtime: runtime.to_string(),
+            })
+            .clone();
+        self.hot
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(runtime.to_string(), (ok.clone(), latency.clone()));
+        (ok, latency)
+    }
+
+    pub(crate) fn record(&self, runtime: &str, code: Option<&str>, elapsed: Option<Duration>) {
+        let (ok, latency) = self.hot(runtime);
+        match code {
+            None => {
+                ok.inc();
+            }
+            Some(code) => {
+                self.executions
+                    .get_or_create(&ExecLabels {
+                        runtime: runtime.to_string(),
+                        outcome: code.to_string(),
+                    })
+                    .inc();
+            }
+        }
         if let Some(e) = elapsed {
-            self.latency
-                .get_or_create(&RuntimeLabel {
-                    runtime: runtime.to_string(),
-                })
-                .observe(e.as_secs_f64());
+            latency.observe(e.as_secs_f64());
         }
         let mut s = self.snap();
         s.executions += 1;
@@ -207,11 +257,11 @@ impl Metrics {
     }
 
     pub(crate) fn cache_lookup(&self, hit: bool) {
-        self.cache
-            .get_or_create(&CacheLabels {
-                result: if hit { "hit" } else { "miss" }.to_string(),
-            })
-            .inc();
+        if hit {
+            self.cache_hit.inc();
+        } else {
+            self.cache_miss.inc();
+        }
         let mut s = self.snap();
         if hit {
             s.module_cache_hits += 1;

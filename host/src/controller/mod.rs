@@ -518,7 +518,34 @@ struct Inner {
     jobs: Mutex<HashMap<String, Job>>,
     next_id: AtomicU64,
     id_seed: u64,
+    /// Decisions made, while every runtime is idle or running (a failed
+    /// runtime's retry window depends on the clock); cleared whenever a
+    /// runtime's state changes. The scheduler is a pure function of its
+    /// inputs, so a repeat needs no new decision.
+    decisions: Mutex<DecisionCache>,
 }
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct DecisionKey {
+    language: Language,
+    hints: Hints,
+    runtime: Option<String>,
+    capabilities: Vec<Capability>,
+    fuel: bool,
+    timeout: Duration,
+}
+
+#[derive(Debug, Default)]
+struct DecisionCache {
+    /// Off while some runtime is failed or stopped.
+    usable: bool,
+    /// Bumped at every state change: a decision computed across one is not kept.
+    generation: u64,
+    entries: HashMap<DecisionKey, Decision>,
+}
+
+/// Decisions kept at most (then the cache starts over).
+const DECISIONS_KEPT: usize = 1024;
 
 /// Builds a [`Controller`].
 #[derive(Debug, Default)]
@@ -570,6 +597,11 @@ impl ControllerBuilder {
                 jobs: Mutex::default(),
                 next_id: AtomicU64::new(1),
                 id_seed: RandomState::new().hash_one(0u8),
+                decisions: Mutex::new(DecisionCache {
+                    usable: true,
+                    generation: 0,
+                    entries: HashMap::new(),
+                }),
                 options: self.options,
             }),
         })
@@ -610,6 +642,20 @@ impl Controller {
         format!("{prefix}_{z:016x}{n:x}")
     }
 
+    /// Set runtime `i`'s state and start the decision cache over.
+    fn set_state(&self, i: usize, state: RtState) {
+        *lock(&self.inner.runtimes[i].state) = state;
+        let usable = self
+            .inner
+            .runtimes
+            .iter()
+            .all(|r| matches!(*lock(&r.state), RtState::Idle | RtState::Running));
+        let mut cache = lock(&self.inner.decisions);
+        cache.entries.clear();
+        cache.usable = usable;
+        cache.generation += 1;
+    }
+
     fn index(&self, name: &str) -> Result<usize> {
         self.inner
             .runtimes
@@ -637,9 +683,9 @@ impl Controller {
 
     /// Stop every runtime.
     pub async fn stop(&self) {
-        for r in &self.inner.runtimes {
+        for (i, r) in self.inner.runtimes.iter().enumerate() {
             r.runtime.stop().await;
-            *lock(&r.state) = RtState::Stopped;
+            self.set_state(i, RtState::Stopped);
         }
     }
 
@@ -657,7 +703,7 @@ impl Controller {
         let r = &self.inner.runtimes[i];
         let _guard = r.starting.lock().await;
         r.runtime.stop().await;
-        *lock(&r.state) = RtState::Stopped;
+        self.set_state(i, RtState::Stopped);
         Ok(())
     }
 
@@ -720,15 +766,18 @@ impl Controller {
         match r.runtime.start().await {
             Ok(()) => {
                 tracing::info!(runtime = %r.info.name, elapsed = ?started.elapsed(), "runtime started");
-                *lock(&r.state) = RtState::Running;
+                self.set_state(i, RtState::Running);
                 Ok(())
             }
             Err(e) => {
                 tracing::warn!(runtime = %r.info.name, "runtime failed to start: {e}");
-                *lock(&r.state) = RtState::Failed {
-                    reason: e.to_string(),
-                    at: Instant::now(),
-                };
+                self.set_state(
+                    i,
+                    RtState::Failed {
+                        reason: e.to_string(),
+                        at: Instant::now(),
+                    },
+                );
                 Err(Error::Unavailable {
                     runtime: r.info.name.clone(),
                     reason: e.to_string(),
@@ -766,14 +815,47 @@ impl Controller {
         config: &ExecConfig,
         runtime: Option<&str>,
     ) -> Result<Decision> {
-        let demanded = config.demanded();
-        let policy_timeout = config.policy().limits.timeout;
-        let demands = Demands {
-            capabilities: &demanded,
+        self.decide_with(language, hints, config, &config.policy(), runtime)
+    }
+
+    /// [`Controller::decide`] with the config's policy already made.
+    fn decide_with(
+        &self,
+        language: Language,
+        hints: &Hints,
+        config: &ExecConfig,
+        policy: &Policy,
+        runtime: Option<&str>,
+    ) -> Result<Decision> {
+        let key = DecisionKey {
+            language,
+            hints: *hints,
+            runtime: runtime.map(str::to_string),
+            capabilities: config.demanded(),
             fuel: config.fuel.is_some(),
-            timeout: Some(policy_timeout),
+            timeout: policy.limits.timeout,
         };
-        schedule::schedule(language, hints, &demands, &self.candidates(), runtime)
+        let generation = {
+            let cache = lock(&self.inner.decisions);
+            if let Some(d) = cache.entries.get(&key) {
+                return Ok(d.clone());
+            }
+            cache.generation
+        };
+        let demands = Demands {
+            capabilities: &key.capabilities,
+            fuel: key.fuel,
+            timeout: Some(key.timeout),
+        };
+        let decision = schedule::schedule(language, hints, &demands, &self.candidates(), runtime)?;
+        let mut cache = lock(&self.inner.decisions);
+        if cache.usable && cache.generation == generation {
+            if cache.entries.len() >= DECISIONS_KEPT {
+                cache.entries.clear();
+            }
+            cache.entries.insert(key, decision.clone());
+        }
+        Ok(decision)
     }
 
     // ----- lifecycle ------------------------------------------------------
@@ -998,10 +1080,12 @@ impl Controller {
         if let Err(e) = self.check_code(&req.code) {
             return refuse(e, None);
         }
-        let decision = match self.decide(
+        let mut policy = req.config.policy();
+        let decision = match self.decide_with(
             req.language,
             &req.hints,
             &req.config,
+            &policy,
             req.runtime.as_deref(),
         ) {
             Ok(d) => d,
@@ -1011,7 +1095,6 @@ impl Controller {
             Ok(i) => i,
             Err(e) => return refuse(e, Some(decision)),
         };
-        let mut policy = req.config.policy();
         let timeout = policy.limits.timeout;
         let slot = match self
             .inner

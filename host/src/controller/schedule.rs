@@ -44,7 +44,7 @@ use crate::error::{Error, Result};
 use crate::policy::Capability;
 
 /// What the caller knows about the code; the scheduler's input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Hints {
     /// How fast one call must be (`None`: no requirement).
