@@ -163,6 +163,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         assert!(!out.cached);
     }
 
+    let mut looping = Vec::new();
+    for i in 0..5 {
+        let s = Source::Function(format!(
+            "// variant {i}\nint spin(void *data, int data_len)\n{{\n    volatile int s = 0;\n    \
+             for (int i = 0; i < data_len * 1000000 + {i}; i++)\n        s += i;\n    return s;\n}}\n"
+        ));
+        let t = Instant::now();
+        let err = rt.run(&s, &data).expect_err("a long loop is rejected");
+        looping.push(t.elapsed());
+        assert_eq!(err.code(), "VERIFIER_REJECTED");
+    }
+
     println!();
     report("warm Runtime::run (cached)", &mut warm);
     report("raw aya test_run (same program)", &mut raw);
@@ -170,9 +182,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     report("warm over the sidecar socket", &mut sidecar);
     report("  floor: bare unix socket echo", &mut floor);
     report("cold run (new source)", &mut cold);
+    report("long loop rejected", &mut looping);
     println!();
     println!(
-        "goals: warm p50 <= 2us: {}; sidecar p50 <= 20us: {}; new source p50 <= 100ms: {}",
+        "goals: warm p50 <= 2us: {}; sidecar p50 <= 20us: {}; new source p50 <= 100ms: {}; \
+         long loop rejected p50 < 1s: {}",
         if percentile(&mut warm, 0.5) <= Duration::from_micros(2) {
             "met"
         } else {
@@ -184,6 +198,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "MISSED"
         },
         if percentile(&mut cold, 0.5) <= Duration::from_millis(100) {
+            "met"
+        } else {
+            "MISSED"
+        },
+        if percentile(&mut looping, 0.5) < Duration::from_secs(1) {
             "met"
         } else {
             "MISSED"

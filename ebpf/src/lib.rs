@@ -429,33 +429,73 @@ impl Runtime {
                 VerifierLogLevel::VERBOSE | VerifierLogLevel::STATS,
             ),
             VerifierLog::Stats => {
-                match load(&object, program.clone(), wrapped, VerifierLogLevel::STATS) {
-                    // The STATS log holds the error but not the C lines. When
-                    // verification was cheap, verify again with the
-                    // instruction log and keep its tail, which names the lines.
-                    Err(EbpfError::VerifierRejected { log })
-                        if processed_insns(&log).is_some_and(|n| n <= RELOG_MAX_INSNS) =>
-                    {
-                        match load(
-                            &object,
-                            program,
-                            wrapped,
-                            VerifierLogLevel::DEBUG | VerifierLogLevel::STATS,
-                        ) {
-                            Err(EbpfError::VerifierRejected { log: full }) => {
-                                Err(EbpfError::VerifierRejected {
-                                    log: tail_lines(&full, RELOG_TAIL_LINES),
-                                })
-                            }
-                            _ => Err(EbpfError::VerifierRejected { log }),
-                        }
+                // First without a log: aya retries a failed load once with a
+                // log buffer, which would run the whole verification again.
+                // Without a log level that retry fails at once (the kernel
+                // refuses a buffer without a level), so an accepted program
+                // costs one verification and a rejected one too.
+                let started = std::time::Instant::now();
+                let first = load(&object, program.clone(), wrapped, VerifierLogLevel::DISABLE);
+                let took = started.elapsed();
+                match first {
+                    Err(EbpfError::VerifierRejected { .. }) if took >= GAVE_UP_AFTER => {
+                        // Only the verifier's complexity limit takes this
+                        // long; verifying again for the log would take as long.
+                        Err(EbpfError::VerifierRejected {
+                            log: format!(
+                                "the verifier analysed the program for {} ms without accepting it: \
+                                 an unbounded loop, or a program too complex to verify (the kernel \
+                                 stops at 1,000,000 processed instructions). The log was not \
+                                 requested, because that would repeat the whole analysis; bound \
+                                 every loop by a constant.",
+                                took.as_millis()
+                            ),
+                        })
+                    }
+                    Err(EbpfError::VerifierRejected { .. }) => {
+                        self.load_with_log(&object, program, wrapped)
                     }
                     other => other,
                 }
             }
         }
     }
+
+    /// Load again for the verifier's STATS log, and when verification was
+    /// cheap, once more with the instruction log, whose tail names the C
+    /// lines.
+    fn load_with_log(
+        &self,
+        object: &[u8],
+        program: Option<String>,
+        wrapped: bool,
+    ) -> Result<Entry, EbpfError> {
+        match load(object, program.clone(), wrapped, VerifierLogLevel::STATS) {
+            Err(EbpfError::VerifierRejected { log })
+                if processed_insns(&log).is_some_and(|n| n <= RELOG_MAX_INSNS) =>
+            {
+                match load(
+                    object,
+                    program,
+                    wrapped,
+                    VerifierLogLevel::DEBUG | VerifierLogLevel::STATS,
+                ) {
+                    Err(EbpfError::VerifierRejected { log: full }) => {
+                        Err(EbpfError::VerifierRejected {
+                            log: tail_lines(&full, RELOG_TAIL_LINES),
+                        })
+                    }
+                    _ => Err(EbpfError::VerifierRejected { log }),
+                }
+            }
+            other => other,
+        }
+    }
 }
+
+/// A rejection without a log that took at least this long is the verifier
+/// giving up on complexity (ordinary rejections take a few milliseconds).
+const GAVE_UP_AFTER: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Re-verify with the instruction log when the first attempt processed at
 /// most this many instructions.

@@ -198,6 +198,8 @@ fn long_loop_is_rejected_quickly() {
     let took = start.elapsed();
     println!("long loop rejected in {took:?}: {}", err.code());
     assert_eq!(err.code(), "VERIFIER_REJECTED", "{err}");
+    // Said plainly, without a second full verification for the log.
+    assert!(err.to_string().contains("unbounded loop"), "{err}");
     assert!(took.as_secs() < 10, "took {took:?}");
 }
 
