@@ -1144,23 +1144,30 @@ impl Controller {
         } else {
             None
         };
-        let content: [u8; 32] = match known {
-            Some(hash) => hash,
-            None if !memo => blake3::hash(&req.code).into(),
+        // The key: BLAKE3 over (runtime, language, then the code itself when
+        // small, else its remembered digest), with a tag byte keeping the
+        // two forms apart.
+        let mut h = blake3::Hasher::new();
+        h.update(self.inner.runtimes[i].info.name.as_bytes());
+        h.update(&[0, req.language as u8, 0]);
+        match known {
+            Some(digest) => {
+                h.update(&[2]).update(&digest);
+            }
+            None if !memo => {
+                h.update(&[1]).update(&req.code);
+            }
             None => {
-                let hash: [u8; 32] = blake3::hash(&req.code).into();
+                let digest: [u8; 32] = blake3::hash(&req.code).into();
                 let mut cache = lock(&self.inner.code_cache);
                 if cache.by_buffer.len() >= self.inner.options.module_cache_capacity.max(1) {
                     cache.by_buffer.clear();
                 }
-                cache.by_buffer.insert(address, (req.code.clone(), hash));
-                hash
+                cache.by_buffer.insert(address, (req.code.clone(), digest));
+                drop(cache);
+                h.update(&[2]).update(&digest);
             }
-        };
-        let mut h = blake3::Hasher::new();
-        h.update(self.inner.runtimes[i].info.name.as_bytes());
-        h.update(&[0, req.language as u8, 0]);
-        h.update(&content);
+        }
         let key: [u8; 32] = h.finalize().into();
         {
             let mut cache = lock(&self.inner.code_cache);
