@@ -1,6 +1,7 @@
 //! The `ebpf` runtime of warden-host's controller (feature `controller`):
 //! C run in the kernel, in this process (which needs root) or through the
-//! privileged sidecar.
+//! privileged sidecar. The code is C source or a prebuilt eBPF ELF object
+//! (clang's, or a Rust program built with aya-ebpf) holding one program.
 //!
 //! Compiling loads the program (clang, then the verifier), so a program the
 //! verifier rejects fails at compile time with `VERIFIER_REJECTED`. The
@@ -66,6 +67,20 @@ pub fn to_warden(e: EbpfError) -> Error {
         code,
         message: e.to_string(),
     }
+}
+
+/// A prebuilt eBPF ELF object (from clang, or from Rust with aya-ebpf) when
+/// `code` starts with the ELF magic; else C source: a full program when it
+/// has a `SEC(...)`, a bare function otherwise.
+pub fn source_of_bytes(code: &[u8]) -> Result<Source> {
+    if code.starts_with(b"\x7fELF") {
+        return Ok(Source::Object(code.to_vec()));
+    }
+    let text = std::str::from_utf8(code).map_err(|e| Error::InvalidInput {
+        plugin: "ebpf".into(),
+        reason: format!("the source is neither UTF-8 C nor an ELF object: {e}"),
+    })?;
+    Ok(source_of(text))
 }
 
 /// A bare function unless the source has a `SEC(...)`.
@@ -200,11 +215,7 @@ impl WardenRuntime for EbpfRuntime {
     ) -> BoxFuture<'a, Result<(Arc<dyn CompiledModule>, CompileReport)>> {
         Box::pin(async move {
             let started = Instant::now();
-            let text = std::str::from_utf8(code).map_err(|e| Error::InvalidInput {
-                plugin: "ebpf".into(),
-                reason: format!("the source is not UTF-8: {e}"),
-            })?;
-            let source = source_of(text);
+            let source = source_of_bytes(code)?;
             // Load (compile + verify) now: errors surface at compile time.
             let out = self.inner.run(&source, &[]).await.map_err(to_warden)?;
             Ok((

@@ -303,6 +303,33 @@ async fn c_on_ebpf() {
     let (v, _) = ok(&c, ExecuteRequest::new(Language::C, src)).await;
     assert_eq!(v["retval"], json!(0));
     assert!(code == "VERIFIER_REJECTED" || code == "COMPILE", "{code}");
+    // A prebuilt object (what aya-ebpf builds from Rust; here clang's).
+    let dir = tempfile::tempdir().unwrap();
+    let c_file = dir.path().join("prog.c");
+    std::fs::write(
+        &c_file,
+        "struct xdp_md { unsigned int data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex; };\n\
+         #define SEC(n) __attribute__((section(n), used))\n\
+         SEC(\"xdp\") int prog(struct xdp_md *ctx) { return (int)(ctx->data_end - ctx->data) + 1; }\n\
+         char _license[] SEC(\"license\") = \"GPL\";\n",
+    )
+    .unwrap();
+    let obj = dir.path().join("prog.o");
+    let status = std::process::Command::new("clang")
+        .args(["-target", "bpf", "-O2", "-c"])
+        .arg(&c_file)
+        .arg("-o")
+        .arg(&obj)
+        .status()
+        .expect("clang");
+    assert!(status.success());
+    let object = std::fs::read(&obj).unwrap();
+    let (v, _) = ok(
+        &c,
+        ExecuteRequest::new(Language::C, &object).input(Input::Bytes(vec![0; 20])),
+    )
+    .await;
+    assert_eq!(v["retval"], json!(21));
     let (code, msg) = err(
         &c,
         ExecuteRequest::new(Language::C, "int f(void *d, int n) { return }").hints(simple),

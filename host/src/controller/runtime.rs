@@ -28,7 +28,8 @@ pub enum Language {
     Python,
     /// Rust source, compiled with the installed toolchain to wasm32-wasip2.
     Rust,
-    /// C: an eBPF function or program, run in the kernel.
+    /// C: an eBPF function or program, run in the kernel (or a prebuilt
+    /// eBPF ELF object).
     C,
     /// WebAssembly: component or core-module bytes, or WAT text.
     Wasm,
@@ -64,7 +65,8 @@ impl Language {
             "ts" | "mts" => Some(Language::TypeScript),
             "py" => Some(Language::Python),
             "rs" => Some(Language::Rust),
-            "c" => Some(Language::C),
+            // C source, or a prebuilt eBPF object.
+            "c" | "o" => Some(Language::C),
             "wasm" | "wat" => Some(Language::Wasm),
             _ => None,
         }
