@@ -181,6 +181,41 @@ async fn rust_source_compiled_and_cached() {
         third.compile
     );
     assert_eq!(third.into_result().unwrap(), json!({"len": 4}));
+    // A damaged disk entry is rebuilt, not loaded.
+    for f in std::fs::read_dir(cache_dir().join("rust"))
+        .unwrap()
+        .flatten()
+    {
+        if f.path().extension().is_some_and(|e| e == "wasm") {
+            std::fs::write(f.path(), b"garbage that is not a component").unwrap();
+        }
+    }
+    let rebuilt = controller()
+        .execute(ExecuteRequest::new(Language::Rust, &src).input_json("\"xyz\""))
+        .await;
+    assert!(
+        rebuilt.compile.as_ref().unwrap().note.is_some(),
+        "{:?}",
+        rebuilt.compile
+    );
+    assert_eq!(rebuilt.into_result().unwrap(), json!({"len": 5}));
+    // A host without a cache directory compiles in a private directory.
+    let uncached = warden_runtimes::controller(
+        &Host::builder().build().unwrap(),
+        Options {
+            js: false,
+            python: false,
+            ebpf: None,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    let (v, _) = ok(
+        &uncached,
+        ExecuteRequest::new(Language::Rust, "fn run(_: &str) -> bool { true }"),
+    )
+    .await;
+    assert_eq!(v, json!(true));
 
     // A whole program with main.
     let (v, _) = ok(

@@ -93,7 +93,8 @@ pub struct RustOptions {
     /// `-C opt-level` (default `2`).
     pub opt_level: String,
     /// Where compiled components are kept (default: `rust/` in the host's
-    /// cache directory, else in the system's temporary directory).
+    /// cache directory; without one nothing is kept on disk, and each
+    /// compile builds in a private temporary directory).
     pub cache_dir: Option<PathBuf>,
 }
 
@@ -119,7 +120,7 @@ pub struct RustRuntime {
 #[derive(Debug)]
 struct Shared {
     options: RustOptions,
-    cache_dir: PathBuf,
+    cache_dir: Option<PathBuf>,
     /// `rustc -V`, once known.
     version: Mutex<Option<String>>,
 }
@@ -141,10 +142,7 @@ impl RustRuntime {
         let cache_dir = options
             .cache_dir
             .clone()
-            .unwrap_or_else(|| match host.cache_dir() {
-                Some(d) => d.join("rust"),
-                None => std::env::temp_dir().join("warden-rust"),
-            });
+            .or_else(|| host.cache_dir().map(|d| d.join("rust")));
         RustRuntime {
             wasm: WasmRuntime::new(host),
             shared: Arc::new(Shared {
@@ -243,27 +241,38 @@ impl Shared {
             h.update(&[0]);
         }
         let hash = h.finalize().to_hex()[..32].to_string();
-        let path = self.cache_dir.join(format!("{hash}.wasm"));
-        if let Ok(bytes) = std::fs::read(&path) {
-            return Ok((bytes, true, version));
+        let Some(cache_dir) = &self.cache_dir else {
+            // No cache: a private directory of our own, removed afterwards.
+            let work = private_dir(&hash)?;
+            let result = self.rustc_in(&work, &program, &hash);
+            let _ = std::fs::remove_dir_all(&work);
+            return result.map(|bytes| (bytes, false, version));
+        };
+        // An entry is the BLAKE3 digest of the component, then the component:
+        // a damaged entry is rebuilt, not loaded.
+        let path = cache_dir.join(format!("{hash}.wasm"));
+        if let Ok(entry) = std::fs::read(&path)
+            && entry.len() > 32
+            && blake3::hash(&entry[32..]).as_bytes()[..] == entry[..32]
+        {
+            return Ok((entry[32..].to_vec(), true, version));
         }
-        std::fs::create_dir_all(&self.cache_dir)
-            .map_err(io(format!("creating {}", self.cache_dir.display())))?;
-        let work = self
-            .cache_dir
-            .join(format!("build-{hash}-{}", std::process::id()));
+        std::fs::create_dir_all(cache_dir)
+            .map_err(io(format!("creating {}", cache_dir.display())))?;
+        let work = cache_dir.join(format!("build-{hash}-{}", std::process::id()));
         std::fs::create_dir_all(&work).map_err(io(format!("creating {}", work.display())))?;
-        let result = self.rustc_in(&work, &program, &hash);
-        let bytes = match result {
+        let bytes = match self.rustc_in(&work, &program, &hash) {
             Ok(b) => b,
             Err(e) => {
                 let _ = std::fs::remove_dir_all(&work);
                 return Err(e);
             }
         };
-        // Atomic publish: rename within one directory.
-        let tmp = work.join("out.wasm");
-        let publish = std::fs::rename(&tmp, &path);
+        // Atomic publish: write beside, then rename within one directory.
+        let tmp = work.join("entry");
+        let mut entry = blake3::hash(&bytes).as_bytes().to_vec();
+        entry.extend_from_slice(&bytes);
+        let publish = std::fs::write(&tmp, &entry).and_then(|()| std::fs::rename(&tmp, &path));
         let _ = std::fs::remove_dir_all(&work);
         publish.map_err(io(format!("writing {}", path.display())))?;
         Ok((bytes, false, version))
@@ -321,6 +330,28 @@ impl Shared {
             work.display()
         )))
     }
+}
+
+/// A new directory only this user can enter, under the system's temporary
+/// directory (never reused: created, not opened).
+fn private_dir(hash: &str) -> Result<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let dir = std::env::temp_dir().join(format!(
+        "warden-rust-{}-{n}-{nanos}-{}",
+        std::process::id(),
+        &hash[..8]
+    ));
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&dir)
+        .map_err(io(format!("creating {}", dir.display())))?;
+    Ok(dir)
 }
 
 /// Whether the target directory holds a `libstd-*.rlib`.
