@@ -707,7 +707,7 @@ fn exec_wasm_invoke_hints_runtime_and_summary() {
     ]);
     assert_eq!(out.code, 2, "{out:#?}");
     assert!(
-        out.stderr.starts_with("error[NO_RUNTIME]") && out.stderr.contains("~3 ms"),
+        out.stderr.starts_with("error[NO_RUNTIME]") && out.stderr.contains("~2 ms"),
         "{out:#?}"
     );
     let out = w.run(&["exec", "-e", "() => 1", "--hint", "speed=fast"]);

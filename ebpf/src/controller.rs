@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use warden_host::controller::runtime::{
     BoxFuture, CompileReport, CompiledModule, Complexity, Health, Input, Language, Latency,
-    ModuleInstance, Runtime as WardenRuntime, RuntimeInfo,
+    ModuleInstance, Runtime as WardenRuntime, RuntimeInfo, source_text,
 };
 use warden_host::{Error, ErrorCode, Outcome, Policy, Receipt, Result};
 
@@ -76,11 +76,7 @@ pub fn source_of_bytes(code: &[u8]) -> Result<Source> {
     if code.starts_with(b"\x7fELF") {
         return Ok(Source::Object(code.to_vec()));
     }
-    let text = std::str::from_utf8(code).map_err(|e| Error::InvalidInput {
-        plugin: "ebpf".into(),
-        reason: format!("the source is neither UTF-8 C nor an ELF object: {e}"),
-    })?;
-    Ok(source_of(text))
+    Ok(source_of(source_text("ebpf", code)?))
 }
 
 /// A bare function unless the source has a `SEC(...)`.

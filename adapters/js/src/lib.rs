@@ -194,14 +194,14 @@ impl JsPrepared {
 /// with the module), so executions pay for neither stripping nor parsing in
 /// the host.
 pub mod runtime {
-    use std::sync::{Arc, Mutex};
+    use std::sync::Arc;
     use std::time::Instant;
 
     use warden_host::controller::runtime::{
         BoxFuture, CompileReport, CompiledModule, Complexity, Health, Input, Language, Latency,
-        ModuleInstance, Runtime, RuntimeInfo,
+        ModuleInstance, Runtime, RuntimeInfo, WarmCell, json_input, parse_output, source_text,
     };
-    use warden_host::{Capability, Error, Host, Outcome, Policy, Result};
+    use warden_host::{Capability, Host, Outcome, Policy, Result};
 
     use super::{JsEngine, JsPrepared, Lang, to_js};
 
@@ -209,8 +209,7 @@ pub mod runtime {
     #[derive(Debug)]
     pub struct JsRuntime {
         host: Host,
-        engine: Mutex<Option<JsEngine>>,
-        starting: tokio::sync::Mutex<()>,
+        engine: WarmCell<JsEngine>,
     }
 
     impl JsRuntime {
@@ -218,29 +217,12 @@ pub mod runtime {
         pub fn new(host: Host) -> Self {
             JsRuntime {
                 host,
-                engine: Mutex::new(None),
-                starting: tokio::sync::Mutex::new(()),
+                engine: WarmCell::default(),
             }
-        }
-
-        fn current(&self) -> Option<JsEngine> {
-            self.engine
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone()
         }
 
         async fn engine(&self) -> Result<JsEngine> {
-            if let Some(e) = self.current() {
-                return Ok(e);
-            }
-            let _guard = self.starting.lock().await;
-            if let Some(e) = self.current() {
-                return Ok(e);
-            }
-            let engine = JsEngine::new(&self.host).await?;
-            *self.engine.lock().unwrap_or_else(|p| p.into_inner()) = Some(engine.clone());
-            Ok(engine)
+            self.engine.get_or_make(|| JsEngine::new(&self.host)).await
         }
     }
 
@@ -273,14 +255,12 @@ pub mod runtime {
         }
 
         fn stop(&self) -> BoxFuture<'_, ()> {
-            Box::pin(async move {
-                *self.engine.lock().unwrap_or_else(|p| p.into_inner()) = None;
-            })
+            Box::pin(async move { self.engine.clear() })
         }
 
         fn health(&self) -> BoxFuture<'_, Health> {
             Box::pin(async move {
-                match self.current() {
+                match self.engine.get() {
                     Some(_) => Health::Healthy,
                     None => Health::Degraded(
                         "not started: the first call pre-initializes the engine".into(),
@@ -296,15 +276,11 @@ pub mod runtime {
         ) -> BoxFuture<'a, Result<(Arc<dyn CompiledModule>, CompileReport)>> {
             Box::pin(async move {
                 let started = Instant::now();
-                let source = std::str::from_utf8(code).map_err(|e| Error::InvalidInput {
-                    plugin: "js".into(),
-                    reason: format!("the source is not UTF-8: {e}"),
-                })?;
                 let lang = match language {
                     Language::TypeScript => Lang::TypeScript,
                     _ => Lang::JavaScript,
                 };
-                let js: Arc<str> = Arc::from(to_js("snippet", lang, source)?);
+                let js: Arc<str> = Arc::from(to_js("snippet", lang, source_text("js", code)?)?);
                 let engine = self.engine().await?;
                 Ok((
                     Arc::new(JsModule { engine, js }) as Arc<dyn CompiledModule>,
@@ -343,34 +319,14 @@ pub mod runtime {
     impl ModuleInstance for JsInstance {
         fn execute<'a>(&'a self, input: &'a Input) -> BoxFuture<'a, Outcome<serde_json::Value>> {
             Box::pin(async move {
-                let json = match input {
-                    Input::Json(j) => j,
-                    other => {
-                        return Outcome::failed(
-                            "js",
-                            warden_host::script::SCRIPT_EVAL,
-                            Error::InvalidInput {
-                                plugin: "js".into(),
-                                reason: format!(
-                                    "JavaScript takes JSON input, not {}",
-                                    match other {
-                                        Input::Invoke(_) => "an invoke call",
-                                        _ => "raw bytes",
-                                    }
-                                ),
-                            },
-                        );
-                    }
-                };
-                self.sandbox
-                    .exec(Lang::JavaScript, &self.js, json)
-                    .await
-                    .map(|out| {
-                        serde_json::from_str(&out).map_err(|e| Error::Serialization {
-                            plugin: "js".into(),
-                            reason: format!("the result is not JSON: {e}"),
-                        })
-                    })
+                match json_input("js", input) {
+                    Ok(json) => self
+                        .sandbox
+                        .exec(Lang::JavaScript, &self.js, json)
+                        .await
+                        .map(|out| parse_output("js", &out)),
+                    Err(e) => Outcome::failed("js", warden_host::script::SCRIPT_EVAL, e),
+                }
             })
         }
     }

@@ -251,12 +251,12 @@ fn refuse_native(name: &str, dir: &Path) -> Result<()> {
 /// instance per execution. Starting it compiles the engine (about 10 s the
 /// first time; a cache hit later).
 pub mod runtime {
-    use std::sync::{Arc, Mutex};
+    use std::sync::Arc;
     use std::time::Instant;
 
     use warden_host::controller::runtime::{
         BoxFuture, CompileReport, CompiledModule, Complexity, Health, Input, Language, Latency,
-        ModuleInstance, Runtime, RuntimeInfo,
+        ModuleInstance, Runtime, RuntimeInfo, WarmCell, json_input, parse_output, source_text,
     };
     use warden_host::{Capability, Error, Host, Outcome, Policy, Result};
 
@@ -266,8 +266,7 @@ pub mod runtime {
     #[derive(Debug)]
     pub struct PythonRuntime {
         host: Host,
-        engine: Mutex<Option<PythonEngine>>,
-        starting: tokio::sync::Mutex<()>,
+        engine: WarmCell<PythonEngine>,
     }
 
     impl PythonRuntime {
@@ -276,34 +275,21 @@ pub mod runtime {
         pub fn new(host: Host) -> Self {
             PythonRuntime {
                 host,
-                engine: Mutex::new(None),
-                starting: tokio::sync::Mutex::new(()),
+                engine: WarmCell::default(),
             }
-        }
-
-        fn current(&self) -> Option<PythonEngine> {
-            self.engine
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone()
         }
 
         async fn engine(&self) -> Result<PythonEngine> {
-            if let Some(e) = self.current() {
-                return Ok(e);
-            }
-            let _guard = self.starting.lock().await;
-            if let Some(e) = self.current() {
-                return Ok(e);
-            }
-            let host = self.host.clone();
-            let engine = tokio::task::spawn_blocking(move || PythonEngine::new(&host))
+            self.engine
+                .get_or_make(|| async {
+                    let host = self.host.clone();
+                    tokio::task::spawn_blocking(move || PythonEngine::new(&host))
+                        .await
+                        .map_err(|e| Error::Internal {
+                            message: format!("the engine compile thread failed: {e}"),
+                        })?
+                })
                 .await
-                .map_err(|e| Error::Internal {
-                    message: format!("the engine compile thread failed: {e}"),
-                })??;
-            *self.engine.lock().unwrap_or_else(|p| p.into_inner()) = Some(engine.clone());
-            Ok(engine)
         }
     }
 
@@ -324,7 +310,7 @@ pub mod runtime {
                 latency: Latency::Normal,
                 complexity: Complexity::Complex,
                 max_duration: None,
-                typical: "~3 ms per fresh instance".into(),
+                typical: "~2 ms per fresh instance".into(),
                 enforces_limits: true,
                 fuel: self.host.engine().options().fuel,
             }
@@ -335,14 +321,12 @@ pub mod runtime {
         }
 
         fn stop(&self) -> BoxFuture<'_, ()> {
-            Box::pin(async move {
-                *self.engine.lock().unwrap_or_else(|p| p.into_inner()) = None;
-            })
+            Box::pin(async move { self.engine.clear() })
         }
 
         fn health(&self) -> BoxFuture<'_, Health> {
             Box::pin(async move {
-                match self.current() {
+                match self.engine.get() {
                     Some(_) => Health::Healthy,
                     None => Health::Degraded(
                         "not started: the first call compiles the engine (~10 s uncached)".into(),
@@ -358,16 +342,10 @@ pub mod runtime {
         ) -> BoxFuture<'a, Result<(Arc<dyn CompiledModule>, CompileReport)>> {
             Box::pin(async move {
                 let started = Instant::now();
-                let source = std::str::from_utf8(code).map_err(|e| Error::InvalidInput {
-                    plugin: "python".into(),
-                    reason: format!("the source is not UTF-8: {e}"),
-                })?;
+                let source: Arc<str> = Arc::from(source_text("python", code)?);
                 let engine = self.engine().await?;
                 Ok((
-                    Arc::new(PyModule {
-                        engine,
-                        source: Arc::from(source),
-                    }) as Arc<dyn CompiledModule>,
+                    Arc::new(PyModule { engine, source }) as Arc<dyn CompiledModule>,
                     CompileReport {
                         cached: false,
                         micros: started.elapsed().as_micros() as u64,
@@ -402,22 +380,14 @@ pub mod runtime {
     impl ModuleInstance for PyInstance {
         fn execute<'a>(&'a self, input: &'a Input) -> BoxFuture<'a, Outcome<serde_json::Value>> {
             Box::pin(async move {
-                let Input::Json(json) = input else {
-                    return Outcome::failed(
-                        "python",
-                        warden_host::script::SCRIPT_EVAL,
-                        Error::InvalidInput {
-                            plugin: "python".into(),
-                            reason: "Python takes JSON input".into(),
-                        },
-                    );
-                };
-                self.sandbox.exec(&self.source, json).await.map(|out| {
-                    serde_json::from_str(&out).map_err(|e| Error::Serialization {
-                        plugin: "python".into(),
-                        reason: format!("the result is not JSON: {e}"),
-                    })
-                })
+                match json_input("python", input) {
+                    Ok(json) => self
+                        .sandbox
+                        .exec(&self.source, json)
+                        .await
+                        .map(|out| parse_output("python", &out)),
+                    Err(e) => Outcome::failed("python", warden_host::script::SCRIPT_EVAL, e),
+                }
             })
         }
     }

@@ -103,7 +103,7 @@ impl std::str::FromStr for Language {
 /// |---|---|---|
 /// | `ultra-low` | ≤ 10 µs | eBPF in the kernel (~2 µs) |
 /// | `low` | ≤ 1 ms | a fresh Wasm instance (~30 µs), QuickJS (~100 µs) |
-/// | `normal` | no bound | CPython in a fresh instance (~3 ms) |
+/// | `normal` | no bound | CPython in a fresh instance (~2 ms) |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Latency {
@@ -318,9 +318,83 @@ pub trait ModuleInstance: Send + Sync + fmt::Debug {
     fn execute<'a>(&'a self, input: &'a Input) -> BoxFuture<'a, Outcome<serde_json::Value>>;
 }
 
-/// Decode JSON text known to be valid, for runtimes whose guests return
-/// JSON text.
-pub(crate) fn parse_output(plugin: &str, text: &str) -> Result<serde_json::Value> {
+/// `code` as UTF-8 source, or `INVALID_INPUT` naming `runtime`.
+pub fn source_text<'a>(runtime: &str, code: &'a [u8]) -> Result<&'a str> {
+    std::str::from_utf8(code).map_err(|e| crate::Error::InvalidInput {
+        plugin: runtime.to_string(),
+        reason: format!("the source is not UTF-8: {e}"),
+    })
+}
+
+/// The JSON text of `input`, or `INVALID_INPUT` for runtimes that take
+/// only JSON.
+pub fn json_input<'a>(runtime: &str, input: &'a Input) -> Result<&'a str> {
+    match input {
+        Input::Json(j) => Ok(j),
+        Input::Invoke(_) | Input::Bytes(_) => Err(crate::Error::InvalidInput {
+            plugin: runtime.to_string(),
+            reason: format!(
+                "{runtime} takes JSON input, not {}",
+                if matches!(input, Input::Invoke(_)) {
+                    "an invoke call"
+                } else {
+                    "raw bytes"
+                }
+            ),
+        }),
+    }
+}
+
+/// A runtime's warm state (an engine), made on first use or at start,
+/// dropped at stop. Concurrent first uses make it once.
+#[derive(Debug)]
+pub struct WarmCell<T> {
+    value: std::sync::Mutex<Option<T>>,
+    starting: tokio::sync::Mutex<()>,
+}
+
+impl<T> Default for WarmCell<T> {
+    fn default() -> Self {
+        WarmCell {
+            value: std::sync::Mutex::new(None),
+            starting: tokio::sync::Mutex::new(()),
+        }
+    }
+}
+
+impl<T: Clone> WarmCell<T> {
+    /// The value, if made.
+    pub fn get(&self) -> Option<T> {
+        self.value.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The value, made with `make` if missing.
+    pub async fn get_or_make<F, Fut>(&self, make: F) -> Result<T>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        if let Some(v) = self.get() {
+            return Ok(v);
+        }
+        let _guard = self.starting.lock().await;
+        if let Some(v) = self.get() {
+            return Ok(v);
+        }
+        let v = make().await?;
+        *self.value.lock().unwrap_or_else(|p| p.into_inner()) = Some(v.clone());
+        Ok(v)
+    }
+
+    /// Drop the value.
+    pub fn clear(&self) {
+        *self.value.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+}
+
+/// Decode JSON text, for runtimes whose guests return JSON text:
+/// `SERIALIZATION` when it is not JSON.
+pub fn parse_output(plugin: &str, text: &str) -> Result<serde_json::Value> {
     serde_json::from_str(text).map_err(|e| crate::Error::Serialization {
         plugin: plugin.to_string(),
         reason: format!(

@@ -23,7 +23,7 @@ use std::time::Instant;
 
 use super::runtime::{
     BoxFuture, CompileReport, CompiledModule, Complexity, Health, Language, Latency, Runtime,
-    RuntimeInfo,
+    RuntimeInfo, source_text,
 };
 use super::wasm::WasmRuntime;
 use crate::error::{Error, Result};
@@ -430,10 +430,7 @@ impl Runtime for RustRuntime {
         code: &'a [u8],
     ) -> BoxFuture<'a, Result<(Arc<dyn CompiledModule>, CompileReport)>> {
         Box::pin(async move {
-            let source = std::str::from_utf8(code).map_err(|e| Error::InvalidInput {
-                plugin: "rust".into(),
-                reason: format!("the source is not UTF-8: {e}"),
-            })?;
+            let source = source_text("rust", code)?;
             let started = Instant::now();
             let (bytes, cached, version) = {
                 let _one_at_a_time = self.compiling.lock().await;

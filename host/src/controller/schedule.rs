@@ -30,7 +30,7 @@
 //! | js, ts | latency `low` or `normal` | `js` (QuickJS) |
 //! | js, ts | latency `ultra-low` | refused (~100 µs per fresh instance) |
 //! | python | latency `normal` | `python` |
-//! | python | latency `low` or `ultra-low` | refused (~3 ms per fresh instance) |
+//! | python | latency `low` or `ultra-low` | refused (~2 ms per fresh instance) |
 //! | rust | latency `low` or `normal` | `rust` (rustc → wasm32-wasip2, cached) |
 //! | wasm | latency `low` or `normal` | `wasm` |
 
