@@ -198,8 +198,8 @@ pub mod runtime {
     use std::time::Instant;
 
     use warden_host::controller::runtime::{
-        BoxFuture, CompileReport, CompiledModule, Complexity, Health, Input, Language, Latency,
-        ModuleInstance, Runtime, RuntimeInfo, WarmCell, json_input, parse_output, source_text,
+        BoxFuture, CompileReport, CompiledModule, Complexity, Health, Language, Latency, Runtime,
+        RuntimeInfo, SnippetEngine, SnippetModule, WarmCell, source_text,
     };
     use warden_host::{Capability, Host, Outcome, Policy, Result};
 
@@ -280,10 +280,10 @@ pub mod runtime {
                     Language::TypeScript => Lang::TypeScript,
                     _ => Lang::JavaScript,
                 };
-                let js: Arc<str> = Arc::from(to_js("snippet", lang, source_text("js", code)?)?);
+                let js = to_js("snippet", lang, source_text("js", code)?)?;
                 let engine = self.engine().await?;
                 Ok((
-                    Arc::new(JsModule { engine, js }) as Arc<dyn CompiledModule>,
+                    Arc::new(SnippetModule::new("js", engine, js)) as Arc<dyn CompiledModule>,
                     CompileReport {
                         cached: false,
                         micros: started.elapsed().as_micros() as u64,
@@ -294,40 +294,20 @@ pub mod runtime {
         }
     }
 
-    /// A snippet (already plain JavaScript) and the engine it runs on.
-    #[derive(Debug)]
-    struct JsModule {
-        engine: JsEngine,
-        js: Arc<str>,
-    }
+    impl SnippetEngine for JsEngine {
+        type Sandbox = JsPrepared;
 
-    impl CompiledModule for JsModule {
-        fn instantiate(&self, policy: &Policy) -> Result<Arc<dyn ModuleInstance>> {
-            Ok(Arc::new(JsInstance {
-                sandbox: self.engine.prepare(policy.clone())?,
-                js: self.js.clone(),
-            }))
+        fn sandbox(&self, policy: Policy) -> Result<JsPrepared> {
+            self.prepare(policy)
         }
-    }
 
-    #[derive(Debug)]
-    struct JsInstance {
-        sandbox: JsPrepared,
-        js: Arc<str>,
-    }
-
-    impl ModuleInstance for JsInstance {
-        fn execute<'a>(&'a self, input: &'a Input) -> BoxFuture<'a, Outcome<serde_json::Value>> {
-            Box::pin(async move {
-                match json_input("js", input) {
-                    Ok(json) => self
-                        .sandbox
-                        .exec(Lang::JavaScript, &self.js, json)
-                        .await
-                        .map(|out| parse_output("js", &out)),
-                    Err(e) => Outcome::failed("js", warden_host::script::SCRIPT_EVAL, e),
-                }
-            })
+        /// The source is plain JavaScript by now (stripped at compile).
+        fn exec<'a>(
+            sandbox: &'a JsPrepared,
+            source: &'a str,
+            input: &'a str,
+        ) -> BoxFuture<'a, Outcome<String>> {
+            Box::pin(sandbox.exec(Lang::JavaScript, source, input))
         }
     }
 }

@@ -255,8 +255,8 @@ pub mod runtime {
     use std::time::Instant;
 
     use warden_host::controller::runtime::{
-        BoxFuture, CompileReport, CompiledModule, Complexity, Health, Input, Language, Latency,
-        ModuleInstance, Runtime, RuntimeInfo, WarmCell, json_input, parse_output, source_text,
+        BoxFuture, CompileReport, CompiledModule, Complexity, Health, Language, Latency, Runtime,
+        RuntimeInfo, SnippetEngine, SnippetModule, WarmCell, source_text,
     };
     use warden_host::{Capability, Error, Host, Outcome, Policy, Result};
 
@@ -342,10 +342,11 @@ pub mod runtime {
         ) -> BoxFuture<'a, Result<(Arc<dyn CompiledModule>, CompileReport)>> {
             Box::pin(async move {
                 let started = Instant::now();
-                let source: Arc<str> = Arc::from(source_text("python", code)?);
+                let source = source_text("python", code)?;
                 let engine = self.engine().await?;
                 Ok((
-                    Arc::new(PyModule { engine, source }) as Arc<dyn CompiledModule>,
+                    Arc::new(SnippetModule::new("python", engine, source))
+                        as Arc<dyn CompiledModule>,
                     CompileReport {
                         cached: false,
                         micros: started.elapsed().as_micros() as u64,
@@ -356,39 +357,19 @@ pub mod runtime {
         }
     }
 
-    #[derive(Debug)]
-    struct PyModule {
-        engine: PythonEngine,
-        source: Arc<str>,
-    }
+    impl SnippetEngine for PythonEngine {
+        type Sandbox = PySandbox;
 
-    impl CompiledModule for PyModule {
-        fn instantiate(&self, policy: &Policy) -> Result<Arc<dyn ModuleInstance>> {
-            Ok(Arc::new(PyInstance {
-                sandbox: self.engine.prepare(policy.clone())?,
-                source: self.source.clone(),
-            }))
+        fn sandbox(&self, policy: Policy) -> Result<PySandbox> {
+            self.prepare(policy)
         }
-    }
 
-    #[derive(Debug)]
-    struct PyInstance {
-        sandbox: PySandbox,
-        source: Arc<str>,
-    }
-
-    impl ModuleInstance for PyInstance {
-        fn execute<'a>(&'a self, input: &'a Input) -> BoxFuture<'a, Outcome<serde_json::Value>> {
-            Box::pin(async move {
-                match json_input("python", input) {
-                    Ok(json) => self
-                        .sandbox
-                        .exec(&self.source, json)
-                        .await
-                        .map(|out| parse_output("python", &out)),
-                    Err(e) => Outcome::failed("python", warden_host::script::SCRIPT_EVAL, e),
-                }
-            })
+        fn exec<'a>(
+            sandbox: &'a PySandbox,
+            source: &'a str,
+            input: &'a str,
+        ) -> BoxFuture<'a, Outcome<String>> {
+            Box::pin(sandbox.exec(source, input))
         }
     }
 }

@@ -286,14 +286,22 @@ pub trait Runtime: Send + Sync + fmt::Debug + 'static {
     /// Metadata (read once at registration).
     fn info(&self) -> RuntimeInfo;
 
-    /// Pre-warm: compile engines, fill caches. Idempotent.
-    fn start(&self) -> BoxFuture<'_, Result<()>>;
+    /// Pre-warm: compile engines, fill caches. Idempotent. (Default: nothing
+    /// to do.)
+    fn start(&self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
 
     /// Drop warm state. Compiled modules already handed out keep working.
-    fn stop(&self) -> BoxFuture<'_, ()>;
+    /// (Default: nothing to drop.)
+    fn stop(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
 
-    /// Whether it can run code now.
-    fn health(&self) -> BoxFuture<'_, Health>;
+    /// Whether it can run code now. (Default: healthy.)
+    fn health(&self) -> BoxFuture<'_, Health> {
+        Box::pin(async { Health::Healthy })
+    }
 
     /// Compile `code` (UTF-8 source, or Wasm bytes) into something that can
     /// be instantiated many times.
@@ -316,6 +324,73 @@ pub trait CompiledModule: Send + Sync + fmt::Debug {
 pub trait ModuleInstance: Send + Sync + fmt::Debug {
     /// Run once. The output is JSON.
     fn execute<'a>(&'a self, input: &'a Input) -> BoxFuture<'a, Outcome<serde_json::Value>>;
+}
+
+/// A script engine that runs source given at call time, JSON in and out
+/// (warden-js's and warden-python's): [`SnippetModule`] makes it a
+/// controller module.
+pub trait SnippetEngine: Clone + Send + Sync + fmt::Debug + 'static {
+    /// Snippets under one policy.
+    type Sandbox: Send + Sync + fmt::Debug + 'static;
+
+    /// A sandbox with these grants and limits.
+    fn sandbox(&self, policy: Policy) -> Result<Self::Sandbox>;
+
+    /// Run `source` on `input` (JSON text) in a fresh instance: JSON text.
+    fn exec<'a>(
+        sandbox: &'a Self::Sandbox,
+        source: &'a str,
+        input: &'a str,
+    ) -> BoxFuture<'a, Outcome<String>>;
+}
+
+/// Source (ready for the engine) and the engine it runs on.
+#[derive(Debug)]
+pub struct SnippetModule<E> {
+    runtime: &'static str,
+    engine: E,
+    source: Arc<str>,
+}
+
+impl<E: SnippetEngine> SnippetModule<E> {
+    /// `source` on `engine`, for runtime `runtime` (named in errors).
+    pub fn new(runtime: &'static str, engine: E, source: impl Into<Arc<str>>) -> Self {
+        SnippetModule {
+            runtime,
+            engine,
+            source: source.into(),
+        }
+    }
+}
+
+impl<E: SnippetEngine> CompiledModule for SnippetModule<E> {
+    fn instantiate(&self, policy: &Policy) -> Result<Arc<dyn ModuleInstance>> {
+        Ok(Arc::new(SnippetInstance::<E> {
+            runtime: self.runtime,
+            sandbox: self.engine.sandbox(policy.clone())?,
+            source: self.source.clone(),
+        }))
+    }
+}
+
+#[derive(Debug)]
+struct SnippetInstance<E: SnippetEngine> {
+    runtime: &'static str,
+    sandbox: E::Sandbox,
+    source: Arc<str>,
+}
+
+impl<E: SnippetEngine> ModuleInstance for SnippetInstance<E> {
+    fn execute<'a>(&'a self, input: &'a Input) -> BoxFuture<'a, Outcome<serde_json::Value>> {
+        Box::pin(async move {
+            match json_input(self.runtime, input) {
+                Ok(json) => E::exec(&self.sandbox, &self.source, json)
+                    .await
+                    .map(|out| parse_output(self.runtime, &out)),
+                Err(e) => Outcome::failed(self.runtime, crate::script::SCRIPT_EVAL, e),
+            }
+        })
+    }
 }
 
 /// `code` as UTF-8 source, or `INVALID_INPUT` naming `runtime`.

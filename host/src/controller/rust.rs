@@ -405,10 +405,6 @@ impl Runtime for RustRuntime {
         })
     }
 
-    fn stop(&self) -> BoxFuture<'_, ()> {
-        Box::pin(async {})
-    }
-
     fn health(&self) -> BoxFuture<'_, Health> {
         Box::pin(async move {
             let shared = self.shared.clone();

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::runtime::{
-    BoxFuture, CompileReport, CompiledModule, Complexity, Health, Input, Language, Latency,
-    ModuleInstance, Runtime, RuntimeInfo, parse_output,
+    BoxFuture, CompileReport, CompiledModule, Complexity, Input, Language, Latency, ModuleInstance,
+    Runtime, RuntimeInfo, parse_output,
 };
 use crate::cache::CacheStatus;
 use crate::error::{Error, Result};
@@ -84,18 +84,6 @@ impl Runtime for WasmRuntime {
             enforces_limits: true,
             fuel: self.host.engine().options().fuel,
         }
-    }
-
-    fn start(&self) -> BoxFuture<'_, Result<()>> {
-        Box::pin(async { Ok(()) })
-    }
-
-    fn stop(&self) -> BoxFuture<'_, ()> {
-        Box::pin(async {})
-    }
-
-    fn health(&self) -> BoxFuture<'_, Health> {
-        Box::pin(async { Health::Healthy })
     }
 
     fn compile<'a>(
