@@ -103,6 +103,14 @@ impl Host {
             .await
             .map_err(trap)?;
         check(&results)?;
+        // The guest's code is done; what runs now is wizer's own accessors
+        // (reads of globals and memory). Lift the deadline and the fuel so a
+        // slow initialization cannot make them trap, which wizer's accessor
+        // interface could only report by panicking.
+        store.epoch_deadline_callback(|_| Ok(wasmtime::UpdateDeadline::Continue(1)));
+        if engine.options().fuel {
+            store.set_fuel(u64::MAX).map_err(Error::internal)?;
+        }
         let snapshot = wizer
             .snapshot_component(
                 &cx,
