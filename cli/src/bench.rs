@@ -392,7 +392,10 @@ pub async fn bench(args: BenchArgs) -> Result<ExitCode> {
             }
         }
     }
+    // Nothing of the plugin may stay loaded, or the loads below would share
+    // it (CacheStatus::Shared) instead of reading the disk cache.
     drop(c);
+    drop(plugin);
 
     // Loads: cache hits (warmed above), then cold compiles without a cache.
     let loads = (n / 50).clamp(20, 200);

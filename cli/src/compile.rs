@@ -31,6 +31,7 @@ fn status_name(s: CacheStatus) -> &'static str {
         CacheStatus::Miss => "miss",
         CacheStatus::Replaced => "replaced",
         CacheStatus::Disabled => "compiled (cache disabled)",
+        CacheStatus::Shared => "shared (already loaded)",
     }
 }
 

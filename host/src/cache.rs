@@ -26,16 +26,20 @@ pub enum CacheStatus {
     Replaced,
     /// No cache configured.
     Disabled,
+    /// The host had the same component loaded already: its compiled code
+    /// and memory images are shared, nothing was read or compiled.
+    Shared,
 }
 
 impl CacheStatus {
-    /// `hit`, `miss`, `replaced` or `disabled`.
+    /// `hit`, `miss`, `replaced`, `disabled` or `shared`.
     pub fn as_str(self) -> &'static str {
         match self {
             CacheStatus::Hit => "hit",
             CacheStatus::Miss => "miss",
             CacheStatus::Replaced => "replaced",
             CacheStatus::Disabled => "disabled",
+            CacheStatus::Shared => "shared",
         }
     }
 }

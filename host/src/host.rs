@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
 use wasmtime::component::{Component, HasSelf, Linker};
@@ -15,6 +15,7 @@ use crate::capabilities::host_call::{HostCall, HostFn};
 use crate::capabilities::kv::{KvBackend, MemoryKv};
 use crate::engine::{EngineOptions, WardenEngine};
 use crate::error::{Error, Result};
+use crate::lock;
 use crate::plugin::{Plugin, PluginInner};
 use crate::state::CallState;
 
@@ -102,6 +103,7 @@ impl HostBuilder {
                 engine,
                 linker,
                 cache: self.cache_dir.map(DiskCache::new),
+                loaded: Mutex::new(HashMap::new()),
                 shared: Arc::new(HostShared {
                     kv: self.kv,
                     host_fns: self.host_fns,
@@ -174,6 +176,10 @@ pub(crate) struct HostInner {
     pub(crate) engine: WardenEngine,
     pub(crate) linker: Linker<CallState>,
     cache: Option<DiskCache>,
+    /// Plugins alive, by component hash: loading the same bytes again
+    /// shares their compiled code and memory images (one copy in memory and
+    /// in the CPU's caches, and the pool's slots stay warm for both).
+    loaded: Mutex<HashMap<String, Weak<PluginInner>>>,
     pub(crate) shared: Arc<HostShared>,
 }
 
@@ -266,10 +272,29 @@ impl Host {
         let started = Instant::now();
         let (component_bytes, source) = to_component(name, bytes)?;
         let hash = blake3::hash(&component_bytes).to_hex()[..32].to_string();
-        let (component, cache) = self.compile(name, &hash, &component_bytes)?;
-        let plugin = PluginInner::new(self.clone(), name, component, source, hash, cache)?;
+        let alive = lock(&self.inner.loaded)
+            .get(&hash)
+            .and_then(Weak::upgrade)
+            .map(Plugin::from_arc);
+        let (component, cache) = match &alive {
+            Some(p) => (p.component().clone(), CacheStatus::Shared),
+            None => self.compile(name, &hash, &component_bytes)?,
+        };
+        let plugin = Plugin::from_inner(PluginInner::new(
+            self.clone(),
+            name,
+            component,
+            source,
+            hash.clone(),
+            cache,
+        )?);
+        {
+            let mut loaded = lock(&self.inner.loaded);
+            loaded.retain(|_, w| w.strong_count() > 0);
+            loaded.insert(hash, plugin.downgrade());
+        }
         tracing::debug!(plugin = name, ?cache, elapsed = ?started.elapsed(), "loaded");
-        Ok(Plugin::from_inner(plugin))
+        Ok(plugin)
     }
 
     fn compile(&self, name: &str, hash: &str, bytes: &[u8]) -> Result<(Component, CacheStatus)> {

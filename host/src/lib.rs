@@ -82,6 +82,12 @@ pub mod script;
 mod state;
 pub mod values;
 
+/// Lock `m`, also after a panic elsewhere poisoned it (every guarded state
+/// here stays consistent between statements).
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 pub use cache::{CacheStatus, default_cache_dir};
 pub use capabilities::events::{Event, EventSink, MemoryEventSink, TracingEventSink};
 pub use capabilities::host_call::{HostCall, HostFn, HostFuture};

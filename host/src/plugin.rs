@@ -249,6 +249,14 @@ impl Plugin {
         }
     }
 
+    pub(crate) fn from_arc(inner: Arc<PluginInner>) -> Self {
+        Plugin { inner }
+    }
+
+    pub(crate) fn downgrade(&self) -> std::sync::Weak<PluginInner> {
+        Arc::downgrade(&self.inner)
+    }
+
     /// The plugin's name (file stem or the name given to `load_bytes`).
     pub fn name(&self) -> &str {
         &self.inner.name

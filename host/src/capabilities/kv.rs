@@ -5,6 +5,7 @@
 //! namespace and replaces it atomically (write, fsync, rename) on every
 //! change, so state survives a restart and a crash never leaves half a file.
 
+use crate::lock;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Debug;
 use std::io::Write;
@@ -101,10 +102,6 @@ impl Namespace {
             .map(|(k, _)| k.clone())
             .collect()
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// In-memory backend: state lives as long as the host.

@@ -46,7 +46,10 @@ impl WasmRuntime {
             .await
             .map_err(|e| Error::internal(format!("the compile thread failed: {e}")))??;
         let micros = started.elapsed().as_micros() as u64;
-        let cached = plugin.cache_status() == CacheStatus::Hit;
+        let cached = matches!(
+            plugin.cache_status(),
+            CacheStatus::Hit | CacheStatus::Shared
+        );
         let note = (!cached && micros > 100_000).then(|| {
             format!(
                 "compiled {name} with Cranelift in {} ms{}",

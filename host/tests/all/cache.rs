@@ -38,6 +38,13 @@ async fn miss_hit_and_corruption() {
             .contains("hello")
     );
 
+    // The host still has it loaded: shared, the file is not read.
+    assert_eq!(
+        host2.load_file(fx::HELLO).unwrap().cache_status(),
+        CacheStatus::Shared
+    );
+    drop(hit);
+
     // Flip one byte in the payload: recompiled and replaced, and it runs.
     let mut bytes = std::fs::read(&files[0]).unwrap();
     let mid = bytes.len() / 2;
@@ -46,12 +53,13 @@ async fn miss_hit_and_corruption() {
     let replaced = host2.load_file(fx::HELLO).unwrap();
     assert_eq!(replaced.cache_status(), CacheStatus::Replaced);
     assert!(replaced.run(Policy::deny_all(), "{}").await.is_ok());
+    drop(replaced);
     assert_eq!(
         host2.load_file(fx::HELLO).unwrap().cache_status(),
         CacheStatus::Hit
     );
 
-    // Truncated to nothing: same.
+    // Truncated to nothing: same (nothing of it is loaded any more).
     std::fs::write(&files[0], b"").unwrap();
     assert_eq!(
         host2.load_file(fx::HELLO).unwrap().cache_status(),
@@ -84,5 +92,39 @@ fn no_cache_dir_means_disabled() {
     assert_eq!(
         host.load_file(fx::HELLO).unwrap().cache_status(),
         CacheStatus::Disabled
+    );
+}
+
+/// The same bytes loaded twice while the first is alive share one compiled
+/// component (code and memory images), under any name; once every plugin of
+/// it is dropped, a load goes back to the disk cache.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_loaded_component_is_shared() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = Host::builder().cache_dir(dir.path()).build().unwrap();
+    let bytes = std::fs::read(fx::HELLO).unwrap();
+    let first = host.load_bytes("a", &bytes).unwrap();
+    assert_eq!(first.cache_status(), CacheStatus::Miss);
+    let second = host.load_bytes("b", &bytes).unwrap();
+    assert_eq!(second.cache_status(), CacheStatus::Shared);
+    assert_eq!(second.name(), "b");
+    assert_eq!(second.content_hash(), first.content_hash());
+    assert_eq!(
+        second.component().image_range(),
+        first.component().image_range()
+    );
+    // Both run; other bytes are not shared.
+    for p in [&first, &second] {
+        let out = p.run(Policy::deny_all(), r#"{"name":"x"}"#).await.unwrap();
+        assert!(out.output.contains("hello"), "{}", out.output);
+    }
+    assert_eq!(
+        host.load_file(fx::KV_COUNTER).unwrap().cache_status(),
+        CacheStatus::Miss
+    );
+    drop((first, second));
+    assert_eq!(
+        host.load_bytes("c", &bytes).unwrap().cache_status(),
+        CacheStatus::Hit
     );
 }
