@@ -812,6 +812,41 @@ async fn registry_start_stop_health() {
     );
 }
 
+/// A repeated one-shot request reuses its plan (policy and decision) and its
+/// module, but never across a change: another config, other code of the same
+/// length, or a runtime stopped and started again in between.
+#[tokio::test(flavor = "multi_thread")]
+async fn repeats_follow_config_code_and_runtime_state() {
+    // No eBPF runtime: every registered runtime is usable, so plans are kept.
+    let c = controller_with(ControllerOptions::default(), None);
+    let js = |code: &str| ExecuteRequest::new(Language::JavaScript, code).input_json(r#"{"n": 1}"#);
+    let fueled = |code: &str| {
+        js(code).config(ExecConfig {
+            fuel: Some(1_000_000),
+            ..ExecConfig::default()
+        })
+    };
+    for _ in 0..3 {
+        assert_eq!(ok(&c, js("(i) => i.n + 1")).await, (json!(2), "js".into()));
+        // The js engine here meters no fuel: the same code with a fuel
+        // budget is refused, every time.
+        let (code, msg) = err(&c, fueled("(i) => i.n + 1")).await;
+        assert_eq!(code, "NO_RUNTIME");
+        assert!(msg.contains("fuel"), "{msg}");
+        assert_eq!(ok(&c, js("(i) => i.n + 2")).await.0, json!(3));
+        assert_eq!(ok(&c, js("(i) => i.n * 7")).await.0, json!(7));
+    }
+    c.stop_runtime("js").await.unwrap();
+    let (code, msg) = err(&c, js("(i) => i.n + 1")).await;
+    assert_eq!(code, "NO_RUNTIME");
+    assert!(msg.contains("stopped"), "{msg}");
+    c.start_runtime("js").await.unwrap();
+    assert_eq!(ok(&c, js("(i) => i.n + 1")).await.0, json!(2));
+    let m = c.metrics();
+    assert_eq!(m.module_cache_hits + m.module_cache_misses, 10);
+    assert_eq!(m.module_cache_misses, 3, "{m:?}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn explicit_runtime_override() {
     let c = controller();

@@ -71,7 +71,8 @@ impl Admission {
     }
 
     /// Wait for a slot. `deadline`: give up with `TIMEOUT` after this long
-    /// in the queue.
+    /// in the queue. A free slot is taken without awaiting anything; the
+    /// queue's state machine is boxed, so callers' futures stay small.
     pub(crate) async fn admit<'a>(
         &'a self,
         metrics: &'a Metrics,
@@ -85,6 +86,15 @@ impl Admission {
                 queued: Duration::ZERO,
             });
         }
+        Box::pin(self.queue(metrics, deadline)).await
+    }
+
+    /// Wait in the queue for a slot, or refuse with `BUSY` when it is full.
+    async fn queue<'a>(
+        &'a self,
+        metrics: &'a Metrics,
+        deadline: Option<Duration>,
+    ) -> Result<Slot<'a>> {
         // Reserve a place in the queue, or refuse.
         let mut current = self.waiting.load(Ordering::Acquire);
         loop {

@@ -80,6 +80,7 @@ pub use runtime::{
 pub use schedule::{Decision, Hints, Rejection};
 
 use crate::error::{Error, Result};
+use crate::lock;
 use crate::plugin::Outcome;
 use crate::policy::{Capability, Grants, Policy, TrustLevel};
 use crate::receipt::{LogLine, Receipt};
@@ -504,6 +505,51 @@ struct CodeCache {
     /// the (immutable) buffer, so an address cannot be reused for other bytes
     /// while it is in this map.
     by_buffer: HashMap<usize, (Arc<[u8]>, [u8; 32])>,
+    /// The last few modules served, checked before any hashing: the same
+    /// buffer, or equal small code, for the same runtime and language.
+    recent: Vec<Recent>,
+    /// The slot `recent` overwrites next once full.
+    recent_next: usize,
+}
+
+#[derive(Debug)]
+struct Recent {
+    runtime: usize,
+    language: Language,
+    code: Arc<[u8]>,
+    entry: Arc<ModuleEntry>,
+}
+
+/// Modules kept in [`CodeCache::recent`].
+const RECENT_KEPT: usize = 8;
+
+impl CodeCache {
+    fn recent(&self, runtime: usize, req: &ExecuteRequest) -> Option<Arc<ModuleEntry>> {
+        self.recent
+            .iter()
+            .find(|r| {
+                r.runtime == runtime
+                    && r.language == req.language
+                    && (Arc::ptr_eq(&r.code, &req.code)
+                        || (req.code.len() < MEMO_HASH_FROM && *r.code == *req.code))
+            })
+            .map(|r| r.entry.clone())
+    }
+
+    fn remember(&mut self, runtime: usize, req: &ExecuteRequest, entry: Arc<ModuleEntry>) {
+        let r = Recent {
+            runtime,
+            language: req.language,
+            code: req.code.clone(),
+            entry,
+        };
+        if self.recent.len() < RECENT_KEPT {
+            self.recent.push(r);
+        } else {
+            self.recent[self.recent_next] = r;
+            self.recent_next = (self.recent_next + 1) % RECENT_KEPT;
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -542,7 +588,38 @@ struct DecisionCache {
     /// Bumped at every state change: a decision computed across one is not kept.
     generation: u64,
     entries: HashMap<DecisionKey, Decision>,
+    /// Whole one-shot plans (policy, decision, runtime) for the last few
+    /// distinct (language, hints, runtime override, config): a repeat skips
+    /// building the policy and the decision key. Same lifetime as `entries`.
+    plans: Vec<Arc<Plan>>,
 }
+
+/// What a one-shot request resolves to before its code is looked at.
+#[derive(Debug)]
+struct Plan {
+    language: Language,
+    hints: Hints,
+    runtime_override: Option<String>,
+    config: ExecConfig,
+    policy: Policy,
+    decision: Decision,
+    runtime: usize,
+}
+
+impl Plan {
+    fn matches(&self, req: &ExecuteRequest) -> bool {
+        self.language == req.language
+            && self.hints == req.hints
+            && self.runtime_override.as_deref() == req.runtime.as_deref()
+            && self.config == req.config
+    }
+}
+
+/// Why a request gets no plan, and the decision when there was one.
+type Refusal = Box<(Error, Option<Decision>)>;
+
+/// Plans kept (then the oldest goes).
+const PLANS_KEPT: usize = 16;
 
 /// Decisions kept at most (then the cache starts over).
 const DECISIONS_KEPT: usize = 1024;
@@ -601,15 +678,12 @@ impl ControllerBuilder {
                     usable: true,
                     generation: 0,
                     entries: HashMap::new(),
+                    plans: Vec::new(),
                 }),
                 options: self.options,
             }),
         })
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The runtime controller. Cheap to clone; share one per process.
@@ -652,6 +726,7 @@ impl Controller {
             .all(|r| matches!(*lock(&r.state), RtState::Idle | RtState::Running));
         let mut cache = lock(&self.inner.decisions);
         cache.entries.clear();
+        cache.plans.clear();
         cache.usable = usable;
         cache.generation += 1;
     }
@@ -1080,22 +1155,15 @@ impl Controller {
         if let Err(e) = self.check_code(&req.code) {
             return refuse(e, None);
         }
-        let mut policy = req.config.policy();
-        let decision = match self.decide_with(
-            req.language,
-            &req.hints,
-            &req.config,
-            &policy,
-            req.runtime.as_deref(),
-        ) {
-            Ok(d) => d,
-            Err(e) => return refuse(e, None),
+        let plan = match self.plan(&req) {
+            Ok(p) => p,
+            Err(r) => {
+                let (e, d) = *r;
+                return refuse(e, d);
+            }
         };
-        let i = match self.index(&decision.runtime) {
-            Ok(i) => i,
-            Err(e) => return refuse(e, Some(decision)),
-        };
-        let timeout = policy.limits.timeout;
+        let (decision, i) = (plan.decision.clone(), plan.runtime);
+        let timeout = plan.policy.limits.timeout;
         let slot = match self
             .inner
             .admission
@@ -1111,8 +1179,9 @@ impl Controller {
             Ok(x) => x,
             Err(e) => return refuse(e, Some(decision)),
         };
-        if req.config.include_queue_time {
-            policy.limits.timeout = timeout.saturating_sub(queued);
+        let mut policy = std::borrow::Cow::Borrowed(&plan.policy);
+        if req.config.include_queue_time && !queued.is_zero() {
+            policy.to_mut().limits.timeout = timeout.saturating_sub(queued);
         }
         let instance = match entry.instance(&policy) {
             Ok(i) => i,
@@ -1124,14 +1193,54 @@ impl Controller {
         self.finish(outcome, decision, Some(compile), queued, started)
     }
 
-    /// The compiled module for a one-shot request, from the code cache or
-    /// compiled now.
-    async fn cached_module(
-        &self,
-        i: usize,
-        req: &ExecuteRequest,
-        decision: &Decision,
-    ) -> Result<(Arc<ModuleEntry>, CompileReport)> {
+    /// The policy, decision and runtime for a one-shot request: a kept plan,
+    /// or decided now (and kept while no runtime state changed meanwhile).
+    fn plan(&self, req: &ExecuteRequest) -> std::result::Result<Arc<Plan>, Refusal> {
+        let generation = {
+            let cache = lock(&self.inner.decisions);
+            if let Some(p) = cache.plans.iter().find(|p| p.matches(req)) {
+                return Ok(p.clone());
+            }
+            cache.generation
+        };
+        let policy = req.config.policy();
+        let decision = self
+            .decide_with(
+                req.language,
+                &req.hints,
+                &req.config,
+                &policy,
+                req.runtime.as_deref(),
+            )
+            .map_err(|e| Box::new((e, None)))?;
+        let runtime = match self.index(&decision.runtime) {
+            Ok(i) => i,
+            Err(e) => return Err(Box::new((e, Some(decision)))),
+        };
+        let plan = Arc::new(Plan {
+            language: req.language,
+            hints: req.hints,
+            runtime_override: req.runtime.clone(),
+            config: req.config.clone(),
+            policy,
+            decision,
+            runtime,
+        });
+        let mut cache = lock(&self.inner.decisions);
+        if cache.usable && cache.generation == generation {
+            if cache.plans.len() >= PLANS_KEPT {
+                cache.plans.remove(0);
+            }
+            cache.plans.push(plan.clone());
+        }
+        Ok(plan)
+    }
+
+    /// The code cache key of a one-shot request: BLAKE3 over (runtime,
+    /// language, then the code itself when small, else its remembered
+    /// digest), with a tag byte keeping the two forms apart. Not async, so
+    /// the hasher's state stays out of `execute`'s future.
+    fn code_key(&self, i: usize, req: &ExecuteRequest) -> [u8; 32] {
         let address = Arc::as_ptr(&req.code) as *const u8 as usize;
         // Small sources hash faster than a lookup.
         let memo = req.code.len() >= MEMO_HASH_FROM;
@@ -1144,9 +1253,6 @@ impl Controller {
         } else {
             None
         };
-        // The key: BLAKE3 over (runtime, language, then the code itself when
-        // small, else its remembered digest), with a tag byte keeping the
-        // two forms apart.
         let mut h = blake3::Hasher::new();
         h.update(self.inner.runtimes[i].info.name.as_bytes());
         h.update(&[0, req.language as u8, 0]);
@@ -1168,7 +1274,31 @@ impl Controller {
                 h.update(&[2]).update(&digest);
             }
         }
-        let key: [u8; 32] = h.finalize().into();
+        h.finalize().into()
+    }
+
+    /// The compiled module for a one-shot request, from the code cache or
+    /// compiled now.
+    async fn cached_module(
+        &self,
+        i: usize,
+        req: &ExecuteRequest,
+        decision: &Decision,
+    ) -> Result<(Arc<ModuleEntry>, CompileReport)> {
+        let hit = |entry| {
+            self.inner.metrics.cache_lookup(true);
+            let report = CompileReport {
+                cached: true,
+                micros: 0,
+                note: None,
+            };
+            Ok((entry, report))
+        };
+        let recent = lock(&self.inner.code_cache).recent(i, req);
+        if let Some(entry) = recent {
+            return hit(entry);
+        }
+        let key = self.code_key(i, req);
         {
             let mut cache = lock(&self.inner.code_cache);
             cache.tick += 1;
@@ -1176,22 +1306,15 @@ impl Controller {
             if let Some((entry, used)) = cache.entries.get_mut(&key) {
                 *used = tick;
                 let entry = entry.clone();
+                cache.remember(i, req, entry.clone());
                 drop(cache);
-                self.inner.metrics.cache_lookup(true);
-                return Ok((
-                    entry,
-                    CompileReport {
-                        cached: true,
-                        micros: 0,
-                        note: None,
-                    },
-                ));
+                return hit(entry);
             }
         }
         self.inner.metrics.cache_lookup(false);
-        let entry = self
-            .compile_on(i, req.language, &req.code, decision.clone())
-            .await?;
+        // Boxed: the compile path is cold, and its state would otherwise
+        // make every call's future larger.
+        let entry = Box::pin(self.compile_on(i, req.language, &req.code, decision.clone())).await?;
         let report = entry.compile.clone();
         let mut cache = lock(&self.inner.code_cache);
         let capacity = self.inner.options.module_cache_capacity.max(1);
@@ -1209,6 +1332,7 @@ impl Controller {
         cache.tick += 1;
         let tick = cache.tick;
         cache.entries.insert(key, (entry.clone(), tick));
+        cache.remember(i, req, entry.clone());
         Ok((entry, report))
     }
 
