@@ -9,7 +9,7 @@
 //! `INVALID_INPUT` error response and the connection stays usable.
 
 use std::collections::BTreeMap;
-use std::io;
+use std::io::{self, Read, Write};
 
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -213,23 +213,68 @@ pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> Result<Option<Vec<u8
     while got < 4 {
         let n = r.read(&mut len[got..]).await?;
         if n == 0 {
-            if got == 0 {
-                return Ok(None);
-            }
-            return Err(FrameError::Io(io::ErrorKind::UnexpectedEof.into()));
+            return end_of_stream(got);
         }
         got += n;
     }
-    let len = u32::from_be_bytes(len) as usize;
+    let mut body = vec![0u8; body_len(len)?];
+    r.read_exact(&mut body).await?;
+    Ok(Some(body))
+}
+
+/// [`read_frame`] on a blocking reader (the sidecar's connection threads).
+pub fn read_frame_blocking<R: Read>(r: &mut R) -> Result<Option<Vec<u8>>, FrameError> {
+    let mut len = [0u8; 4];
+    let mut got = 0;
+    while got < 4 {
+        let n = match r.read(&mut len[got..]) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            n => n?,
+        };
+        if n == 0 {
+            return end_of_stream(got);
+        }
+        got += n;
+    }
+    let mut body = vec![0u8; body_len(len)?];
+    r.read_exact(&mut body)?;
+    Ok(Some(body))
+}
+
+/// The end of the stream after `got` bytes of a length prefix.
+fn end_of_stream(got: usize) -> Result<Option<Vec<u8>>, FrameError> {
+    if got == 0 {
+        Ok(None)
+    } else {
+        Err(FrameError::Io(io::ErrorKind::UnexpectedEof.into()))
+    }
+}
+
+/// The body length a prefix announces, if it is within [`MAX_FRAME_LEN`].
+fn body_len(prefix: [u8; 4]) -> Result<usize, FrameError> {
+    let len = u32::from_be_bytes(prefix) as usize;
     if len > MAX_FRAME_LEN {
         return Err(FrameError::TooLarge {
             len,
             max: MAX_FRAME_LEN,
         });
     }
-    let mut body = vec![0u8; len];
-    r.read_exact(&mut body).await?;
-    Ok(Some(body))
+    Ok(len)
+}
+
+/// `msg` as one frame: the length prefix and the JSON body.
+fn frame<T: Serialize>(msg: &T) -> Result<Vec<u8>, FrameError> {
+    let mut buf = vec![0u8; 4];
+    serde_json::to_writer(&mut buf, msg).map_err(io::Error::other)?;
+    let len = buf.len() - 4;
+    if len > MAX_FRAME_LEN {
+        return Err(FrameError::TooLarge {
+            len,
+            max: MAX_FRAME_LEN,
+        });
+    }
+    buf[..4].copy_from_slice(&(len as u32).to_be_bytes());
+    Ok(buf)
 }
 
 /// Writes one frame (length and body in a single write) and flushes.
@@ -248,13 +293,24 @@ pub async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, body: &[u8]) -> Resul
     Ok(())
 }
 
-/// Serializes `msg` as JSON and writes it as one frame.
+/// Serializes `msg` as JSON and writes it as one frame, in one write.
 pub async fn write_message<W: AsyncWrite + Unpin, T: Serialize>(
     w: &mut W,
     msg: &T,
 ) -> Result<(), FrameError> {
-    let body = serde_json::to_vec(msg).map_err(io::Error::other)?;
-    write_frame(w, &body).await
+    w.write_all(&frame(msg)?).await?;
+    w.flush().await?;
+    Ok(())
+}
+
+/// [`write_message`] on a blocking writer.
+pub fn write_message_blocking<W: Write, T: Serialize>(
+    w: &mut W,
+    msg: &T,
+) -> Result<(), FrameError> {
+    w.write_all(&frame(msg)?)?;
+    w.flush()?;
+    Ok(())
 }
 
 #[cfg(test)]
