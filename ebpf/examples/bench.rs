@@ -67,8 +67,9 @@ fn sidecar_runs(
     })
 }
 
-/// The machine's floor for any socket round trip between two threads: a
-/// blocking 64-byte echo over a std `UnixStream` pair, no protocol at all.
+/// A blocking 64-byte echo over a std `UnixStream` pair, no protocol and no
+/// polling: what a round trip costs when each side sleeps until woken (on an
+/// idle VM, mostly the wake-up). The sidecar polls briefly instead.
 fn socket_floor() -> Result<Vec<Duration>, Box<dyn std::error::Error>> {
     use std::io::{Read, Write};
     let (mut a, mut b) = std::os::unix::net::UnixStream::pair()?;
@@ -180,7 +181,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     report("raw aya test_run (same program)", &mut raw);
     report("kernel-measured duration", &mut kernel);
     report("warm over the sidecar socket", &mut sidecar);
-    report("  floor: bare unix socket echo", &mut floor);
+    report("  peer: blocking unix echo", &mut floor);
     report("cold run (new source)", &mut cold);
     report("long loop rejected", &mut looping);
     println!();
