@@ -5,8 +5,9 @@
 
 use rquickjs::{self as qjs, Coerced, Ctx, Value};
 
+use crate::Failure;
 use crate::capabilities::{class, format_value};
-use crate::{Failure, Source};
+use crate::source::Source;
 
 /// A thrown error (or rejection) as a `Failure`: `denied` for a `CapabilityDenied`,
 /// else `thrown` with the message and stack.
