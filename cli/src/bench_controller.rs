@@ -12,7 +12,7 @@
 //! | wasm one-shot | `execute(bytes)` (hash + cache hit + instantiate) | `Plugin::prepare` + `run` on the loaded plugin |
 //! | js instance | `execute_instance(id)` | `JsPrepared::exec` |
 //! | js one-shot | `execute(source)` | `JsPrepared::exec` |
-//! | ebpf instance | `execute_instance(id)` (root only) | `warden_ebpf::Runtime::run`, cached |
+//! | ebpf instance | `execute_instance(id)` (root only) | `warden_ebpf::Kernel::run`, cached |
 //! | js control | `JsPrepared::exec` | `JsPrepared::exec` |
 //!
 //! "added" is the median of the paired differences (each controller call
@@ -88,7 +88,7 @@ struct Setup {
     wasm_instance: String,
     js: JsPrepared,
     js_instance: String,
-    ebpf: Option<(warden_ebpf::Runtime, String)>,
+    ebpf: Option<(warden_ebpf::Kernel, String)>,
 }
 
 impl Setup {
@@ -317,7 +317,7 @@ pub async fn bench_controller(
             .await?;
         let id = controller.instantiate(&m.id, &Default::default())?;
         Some((
-            warden_ebpf::Runtime::new(warden_ebpf::RuntimeOptions::default()),
+            warden_ebpf::Kernel::new(warden_ebpf::KernelOptions::default()),
             id,
         ))
     } else {

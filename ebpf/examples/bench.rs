@@ -1,4 +1,4 @@
-//! Latency of `Runtime::run`: warm (cached) in-process calls against a raw
+//! Latency of `Kernel::run`: warm (cached) in-process calls against a raw
 //! aya `test_run` on the same loaded program, interleaved, and cold runs of
 //! new sources (compile + verify + run), plus warm runs over the sidecar
 //! socket (an in-process server on a temporary socket, one client).
@@ -11,7 +11,7 @@ use aya::programs::{Program, TestRun, TestRunOptions};
 use std::sync::Arc;
 
 use warden_ebpf::sidecar::{SidecarClient, bind, serve};
-use warden_ebpf::{Runtime, RuntimeOptions, Source};
+use warden_ebpf::{Kernel, KernelOptions, Source};
 
 const WARM_RUNS: usize = 20_000;
 const COLD_RUNS: usize = 20;
@@ -38,7 +38,7 @@ fn report(name: &str, samples: &mut [Duration]) {
 /// Warm runs of `source` through a sidecar served in-process on a temporary
 /// socket, one client, the program already cached.
 fn sidecar_runs(
-    rt: Arc<Runtime>,
+    rt: Arc<Kernel>,
     source: &Source,
     data: &[u8],
 ) -> Result<Vec<Duration>, Box<dyn std::error::Error>> {
@@ -95,9 +95,9 @@ fn socket_floor() -> Result<Vec<Duration>, Box<dyn std::error::Error>> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let rt = Arc::new(Runtime::new(RuntimeOptions {
+    let rt = Arc::new(Kernel::new(KernelOptions {
         cache_capacity: 64,
-        ..RuntimeOptions::default()
+        ..KernelOptions::default()
     }));
     let source = Source::Function(
         "int sum4(void *data, int data_len)\n{\n    unsigned char *p = data;\n    \
@@ -106,7 +106,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let data = [1u8; 64];
     // Load once; the wrapped program expects the length in XDP metadata, so
-    // the raw run passes the same input layout the runtime builds.
+    // the raw run passes the same input layout `Kernel::run` builds.
     let first = rt.run(&source, &data)?;
     println!(
         "first run (cold): retval={} kernel={}ns",
@@ -177,7 +177,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     println!();
-    report("warm Runtime::run (cached)", &mut warm);
+    report("warm Kernel::run (cached)", &mut warm);
     report("raw aya test_run (same program)", &mut raw);
     report("kernel-measured duration", &mut kernel);
     report("warm over the sidecar socket", &mut sidecar);

@@ -22,7 +22,7 @@ use warden_host::controller::runtime::{
 use warden_host::{Error, ErrorCode, Outcome, Policy, Receipt, Result};
 
 use crate::sidecar::SidecarClient;
-use crate::{EbpfError, RunOutput, Runtime, RuntimeOptions, Source};
+use crate::{EbpfError, Kernel, KernelOptions, RunOutput, Source};
 
 /// Where programs run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +45,7 @@ pub struct EbpfRuntime {
 #[derive(Debug)]
 struct Inner {
     mode: Mode,
-    local: Runtime,
+    local: Kernel,
     /// Idle sidecar connections.
     clients: Mutex<Vec<SidecarClient>>,
 }
@@ -97,7 +97,7 @@ impl EbpfRuntime {
         EbpfRuntime {
             inner: Arc::new(Inner {
                 mode,
-                local: Runtime::new(RuntimeOptions::default()),
+                local: Kernel::new(KernelOptions::default()),
                 clients: Mutex::new(Vec::new()),
             }),
         }

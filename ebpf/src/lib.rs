@@ -23,7 +23,7 @@
 //! not see the writes of earlier runs.
 //!
 //! Everything here needs `CAP_BPF` and `CAP_NET_ADMIN` (in practice: root);
-//! without them [`Runtime::run`] returns [`EbpfError::NotPermitted`].
+//! without them [`Kernel::run`] returns [`EbpfError::NotPermitted`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
@@ -90,16 +90,16 @@ pub enum VerifierLog {
     Full,
 }
 
-/// Options for [`Runtime::new`].
+/// Options for [`Kernel::new`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RuntimeOptions {
+pub struct KernelOptions {
     /// Most loaded programs kept; at least one is always kept.
     pub cache_capacity: usize,
     /// Verifier log level used when loading.
     pub verifier_log: VerifierLog,
 }
 
-impl Default for RuntimeOptions {
+impl Default for KernelOptions {
     fn default() -> Self {
         Self {
             cache_capacity: 64,
@@ -111,7 +111,7 @@ impl Default for RuntimeOptions {
 /// Map contents: key bytes and value bytes per entry.
 pub type MapEntries = Vec<(Vec<u8>, Vec<u8>)>;
 
-/// The outcome of one [`Runtime::run`].
+/// The outcome of one [`Kernel::run`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunOutput {
     /// The program's return value (for XDP: `XDP_*` or the bare function's value).
@@ -248,8 +248,8 @@ impl EbpfError {
 
 /// Compiles, verifies, caches and runs eBPF programs.
 #[derive(Debug)]
-pub struct Runtime {
-    options: RuntimeOptions,
+pub struct Kernel {
+    options: KernelOptions,
     cache: Mutex<Cache>,
 }
 
@@ -280,17 +280,17 @@ struct MapState {
     initial: MapEntries,
 }
 
-impl Runtime {
-    /// Creates a runtime with an empty cache.
-    pub fn new(options: RuntimeOptions) -> Self {
+impl Kernel {
+    /// Creates a [`Kernel`] with an empty cache.
+    pub fn new(options: KernelOptions) -> Self {
         Self {
             options,
             cache: Mutex::new(Cache::default()),
         }
     }
 
-    /// The options this runtime was created with.
-    pub fn options(&self) -> RuntimeOptions {
+    /// The options this [`Kernel`] was created with.
+    pub fn options(&self) -> KernelOptions {
         self.options
     }
 
@@ -380,7 +380,7 @@ impl Runtime {
     /// dump, and the cache is not busy (another thread compiling); otherwise
     /// returns `None` without blocking. Such a run costs one
     /// `BPF_PROG_TEST_RUN`, so async callers may make it inline instead of
-    /// handing [`Runtime::run`] to a blocking thread.
+    /// handing [`Kernel::run`] to a blocking thread.
     pub fn try_run_cached(
         &self,
         source: &Source,
@@ -1111,7 +1111,7 @@ mod tests {
 
     #[test]
     fn too_large_is_rejected_before_anything() {
-        let rt = Runtime::new(RuntimeOptions::default());
+        let rt = Kernel::new(KernelOptions::default());
         let err = rt
             .run(
                 &Source::Function("int f(void *d, int l) { return l; }".into()),

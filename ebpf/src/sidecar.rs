@@ -28,7 +28,7 @@ use crate::protocol::{
     ErrorDto, FRAME_TOO_LARGE, FrameError, MAX_FRAME_LEN, Request, Response, RunOutputDto,
     read_frame_blocking, write_message, write_message_blocking,
 };
-use crate::{EbpfError, RunOutput, Runtime, Source};
+use crate::{EbpfError, Kernel, RunOutput, Source};
 
 /// The default socket path of `warden-ebpf-sidecar`.
 pub const DEFAULT_SOCKET: &str = "/run/warden/ebpf.sock";
@@ -90,7 +90,7 @@ pub const MAX_CONNECTIONS: usize = 256;
 
 /// Serves clients on `listener` until the returned future is dropped (which
 /// also shuts down every open connection).
-pub async fn serve(listener: UnixListener, runtime: Arc<Runtime>) {
+pub async fn serve(listener: UnixListener, runtime: Arc<Kernel>) {
     let mut connections = Connections::default();
     loop {
         let stream = match listener.accept().await {
@@ -127,7 +127,7 @@ struct Connections {
 }
 
 impl Connections {
-    fn open(&mut self, stream: StdUnixStream, runtime: Arc<Runtime>) -> io::Result<()> {
+    fn open(&mut self, stream: StdUnixStream, runtime: Arc<Kernel>) -> io::Result<()> {
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         if open.len() >= MAX_CONNECTIONS {
             let busy = error_response(
@@ -174,7 +174,7 @@ impl Drop for Connections {
     }
 }
 
-fn handle_connection(stream: &StdUnixStream, runtime: &Runtime) {
+fn handle_connection(stream: &StdUnixStream, runtime: &Kernel) {
     let mut reader = std::io::BufReader::new(stream);
     let mut writer = stream;
     loop {
@@ -212,7 +212,7 @@ fn handle_connection(stream: &StdUnixStream, runtime: &Runtime) {
     }
 }
 
-fn run_request(request: Request, runtime: &Runtime) -> Response {
+fn run_request(request: Request, runtime: &Kernel) -> Response {
     let source = Source::from(request.source);
     let result = match runtime.run(&source, &request.data) {
         Ok(out) => Ok(RunOutputDto::from(out)),
@@ -278,7 +278,7 @@ impl SidecarClient {
         &self.path
     }
 
-    /// Runs `source` on `data` in the sidecar (see [`Runtime::run`]).
+    /// Runs `source` on `data` in the sidecar (see [`Kernel::run`]).
     pub async fn run(&mut self, source: &Source, data: &[u8]) -> Result<RunOutput, EbpfError> {
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1).max(1);

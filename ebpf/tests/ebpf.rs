@@ -4,17 +4,17 @@
 use std::process::Command;
 use std::time::Instant;
 
-use warden_ebpf::{EbpfError, MAX_INPUT_LEN, Runtime, RuntimeOptions, Source, VerifierLog};
+use warden_ebpf::{EbpfError, Kernel, KernelOptions, MAX_INPUT_LEN, Source, VerifierLog};
 
 mod common;
 
-fn runtime(capacity: usize) -> Option<Runtime> {
-    let options = RuntimeOptions {
+fn runtime(capacity: usize) -> Option<Kernel> {
+    let options = KernelOptions {
         cache_capacity: capacity,
         verifier_log: VerifierLog::Stats,
     };
-    // Probe on a separate runtime: the tests expect an empty cache.
-    common::ebpf_usable(&Runtime::new(options)).then(|| Runtime::new(options))
+    // Probe on a separate Kernel: the tests expect an empty cache.
+    common::ebpf_usable(&Kernel::new(options)).then(|| Kernel::new(options))
 }
 
 fn func(body: &str) -> Source {

@@ -10,12 +10,12 @@ use tokio::net::UnixStream;
 use tokio::task::JoinHandle;
 use warden_ebpf::protocol::{Response, read_frame, write_frame};
 use warden_ebpf::sidecar::{SidecarClient, bind, serve};
-use warden_ebpf::{EbpfError, Runtime, RuntimeOptions, Source};
+use warden_ebpf::{EbpfError, Kernel, KernelOptions, Source};
 
 mod common;
 
-fn runtime() -> Option<Arc<Runtime>> {
-    let rt = Runtime::new(RuntimeOptions::default());
+fn runtime() -> Option<Arc<Kernel>> {
+    let rt = Kernel::new(KernelOptions::default());
     common::ebpf_usable(&rt).then(|| Arc::new(rt))
 }
 
@@ -25,7 +25,7 @@ struct Server {
     task: JoinHandle<()>,
 }
 
-async fn start_at(path: &Path, rt: Arc<Runtime>) -> JoinHandle<()> {
+async fn start_at(path: &Path, rt: Arc<Kernel>) -> JoinHandle<()> {
     let listener = bind(path).await.expect("bind");
     tokio::spawn(serve(listener, rt))
 }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use warden_ebpf::sidecar::{DEFAULT_SOCKET, bind, serve};
-use warden_ebpf::{Runtime, RuntimeOptions, Source};
+use warden_ebpf::{Kernel, KernelOptions, Source};
 
 const USAGE: &str = "usage: warden-ebpf-sidecar [--socket PATH] [--cache N]";
 
@@ -26,7 +26,7 @@ struct Args {
 fn parse_args() -> anyhow::Result<Args> {
     let mut args = Args {
         socket: PathBuf::from(DEFAULT_SOCKET),
-        cache: RuntimeOptions::default().cache_capacity,
+        cache: KernelOptions::default().cache_capacity,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -71,9 +71,9 @@ async fn main() -> std::process::ExitCode {
 
 async fn run() -> anyhow::Result<()> {
     let args = parse_args()?;
-    let runtime = Arc::new(Runtime::new(RuntimeOptions {
+    let runtime = Arc::new(Kernel::new(KernelOptions {
         cache_capacity: args.cache.max(1),
-        ..RuntimeOptions::default()
+        ..KernelOptions::default()
     }));
     // Check eBPF works before accepting anyone.
     let probe = Source::Function("int probe(void *data, int data_len) { return 0; }".into());
