@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use warden_host::controller::runtime::{
     BoxFuture, CompileReport, CompiledModule, Complexity, Health, Input, Language, Latency,
-    ModuleInstance, Runtime as WardenRuntime, RuntimeInfo, source_text,
+    ModuleInstance, Runtime, RuntimeInfo, source_text,
 };
 use warden_host::{Error, ErrorCode, Outcome, Policy, Receipt, Result};
 
@@ -149,7 +149,7 @@ impl Inner {
     }
 }
 
-impl WardenRuntime for EbpfRuntime {
+impl Runtime for EbpfRuntime {
     fn info(&self) -> RuntimeInfo {
         let (latency, typical) = match &self.inner.mode {
             Mode::InProcess => (Latency::UltraLow, "~2 µs per warm run in the kernel"),
