@@ -212,7 +212,7 @@ impl ErrorClass {
 /// An error on the wire: the stable code, a one-paragraph message, and
 /// structured details (which plugin, capability, limit or field; what was
 /// asked and what is allowed) whose keys depend on the code.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ErrorBody {
     /// The stable code.

@@ -420,3 +420,57 @@ impl Grants {
         extend(&mut self.env, &other.env);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Policy;
+
+    #[test]
+    fn patterns() {
+        let p = |s: &str| Pattern(s.into());
+        assert!(p("*").matches("anything"));
+        assert!(p("fetch").matches("fetch"));
+        assert!(!p("fetch").matches("fetch2"));
+        assert!(p("metrics.*").matches("metrics.cpu"));
+        assert!(!p("metrics.*").matches("logs.cpu"));
+        assert!(p("*.example.com").matches("api.example.com"));
+        assert!(!p("*.example.com").matches("example.com"));
+        assert!(!p("*.example.com").matches("evilexample.com"));
+        assert!(p("127.0.0.1:8080").matches_host("127.0.0.1", 8080));
+        assert!(!p("127.0.0.1:8080").matches_host("127.0.0.1", 8081));
+        assert!(p("127.0.0.1").matches_host("127.0.0.1", 9));
+        assert!(p("127.0.0.1:*").matches_host("127.0.0.1", 9));
+        assert!(p("*.Example.com:443").matches_host("API.example.COM", 443));
+        assert!(p("[::1]:80").matches_host("[::1]", 80));
+        assert!(!p("localhost").matches_host("127.0.0.1", 80));
+    }
+
+    #[test]
+    fn allow_host_fns_adds_names_but_never_narrows_all() {
+        let g = Grants::none().allow_host_fns(["a"]).allow_host_fns(["b"]);
+        assert!(g.host_fn_allowed("a") && g.host_fn_allowed("b") && !g.host_fn_allowed("c"));
+        let all = Grants::none()
+            .allow(Capability::Host)
+            .unwrap()
+            .allow_host_fns(["a"]);
+        assert!(all.host_fn_allowed("anything"));
+    }
+
+    #[test]
+    fn trust_levels_are_ordered() {
+        let low = Policy::trust(TrustLevel::Low);
+        let med = Policy::trust(TrustLevel::Medium);
+        let high = Policy::trust(TrustLevel::High);
+        assert!(low.limits.memory_bytes < med.limits.memory_bytes);
+        assert!(med.limits.memory_bytes < high.limits.memory_bytes);
+        assert!(!low.grants.has(Capability::Kv));
+        assert!(med.grants.has(Capability::Kv));
+        assert!(!med.grants.has(Capability::Host));
+        assert!(high.grants.has(Capability::Host));
+        for p in [low, med, high] {
+            assert!(!p.grants.has(Capability::Http));
+            assert!(!p.grants.has(Capability::Filesystem));
+        }
+    }
+}

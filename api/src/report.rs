@@ -255,6 +255,10 @@ pub struct MetricsSnapshot {
     pub module_cache_hits: u64,
     /// … and that missed it (compiled).
     pub module_cache_misses: u64,
+    /// Instance lookups (one-shot `execute`, by policy) that found one.
+    pub instance_cache_hits: u64,
+    /// … and that made one.
+    pub instance_cache_misses: u64,
     /// Jobs submitted.
     pub jobs_submitted: u64,
     /// Jobs cancelled.
