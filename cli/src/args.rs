@@ -7,8 +7,8 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::Args;
 use warden_host::{
-    Capability, EngineOptions, Event, FileKv, Grants, Host, HostBuilder, HostFnGrant, Policy,
-    TrustLevel,
+    Capability, Ceiling, EngineOptions, Event, ExecConfig, FileKv, Grants, Host, HostBuilder,
+    HostFnGrant, KvGrant, LimitOverrides, Policy, TrustLevel, lower_config,
 };
 
 use crate::report::usage;
@@ -158,16 +158,19 @@ fn parse_capability(s: &str) -> Result<Capability, String> {
     Err(format!("`{cap}` needs a scope: use {flag} instead"))
 }
 
+/// A size: the one form of `warden-api` (`65536`, `64KiB`, `16MiB`).
 pub fn parse_bytes(s: &str) -> Result<u64, String> {
-    s.trim()
-        .parse::<bytesize::ByteSize>()
-        .map(|b| b.as_u64())
-        .map_err(|e| format!("`{s}` is not a size ({e}); examples: 65536, 64KiB, 16MiB, 1GiB"))
+    warden_host::api::units::parse_size(s)
 }
 
+/// A duration with a unit (`200ms`, `2s`, `1m`), more than zero. JSON
+/// takes a bare number as milliseconds; a flag does not, since `5` reads as
+/// seconds as easily.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(s.trim())
-        .map_err(|e| format!("`{s}` is not a duration ({e}); examples: 200ms, 2s, 1m"))?;
+    if s.trim().parse::<f64>().is_ok() {
+        return Err(format!("`{s}` has no unit: write {0}ms or {0}s", s.trim()));
+    }
+    let d = warden_host::api::units::parse_duration(s)?;
     if d.is_zero() {
         return Err("the duration must be more than zero".into());
     }
@@ -223,19 +226,31 @@ fn to_usize(bytes: u64, flag: &str) -> Result<usize> {
 }
 
 impl GrantArgs {
-    /// The preset, then every grant flag added to it.
+    /// The policy of these flags alone (no limit flags), through the one
+    /// lowering.
     pub fn policy(&self) -> Result<Policy> {
-        let mut policy = match self.trust {
-            Some(level) => Policy::trust(level),
-            None => Policy::deny_all(),
+        let config = ExecConfig {
+            trust: self.trust,
+            grants: self.grants()?,
+            ..ExecConfig::default()
         };
-        let mut g: Grants = std::mem::take(&mut policy.grants);
-        // Named host functions first: `--allow host` (or a preset's "every
-        // function") must not be narrowed by a later list of names.
-        if !self.allow_fn.is_empty() && g.host_fns != HostFnGrant::All {
+        Ok(lower_config(&config, &Ceiling::unlimited())?)
+    }
+
+    /// The explicit grants of the flags alone (the preset is not in them:
+    /// [`SandboxArgs::config`] names it, and the one lowering adds these to
+    /// it).
+    pub fn grants(&self) -> Result<Grants> {
+        let mut g = Grants::none();
+        if !self.allow_fn.is_empty() {
             g = g.allow_host_fns(self.allow_fn.iter().cloned());
         }
         for cap in &self.allow {
+            // `--allow host` grants every function, whatever names were given.
+            if *cap == Capability::Host {
+                g.host_fns = HostFnGrant::All;
+                continue;
+            }
             g = g.allow(*cap)?;
         }
         for h in &self.allow_host {
@@ -261,9 +276,19 @@ impl GrantArgs {
         for t in &self.allow_topic {
             g = g.allow_events(t.clone());
         }
-        if let Some(q) = self.kv_quota {
+        if let Some(quota) = self.kv_quota {
+            let preset_kv = self
+                .trust
+                .and_then(|t| Policy::trust(t).grants.kv)
+                .is_some();
             match g.kv.as_mut() {
-                Some(kv) => kv.quota_bytes = q,
+                Some(kv) => kv.quota_bytes = quota,
+                None if preset_kv => {
+                    g.kv = Some(KvGrant {
+                        namespace: None,
+                        quota_bytes: quota,
+                    })
+                }
                 None => {
                     return Err(usage(
                         "--kv-quota needs kv granted: add --allow kv (or --trust medium|high)",
@@ -271,34 +296,28 @@ impl GrantArgs {
                 }
             }
         }
-        policy.grants = g;
-        Ok(policy)
+        Ok(g)
     }
 }
 
 impl LimitArgs {
-    /// Override `policy`'s limits with the flags given.
-    pub fn apply(&self, policy: &mut Policy) -> Result<()> {
-        let l = &mut policy.limits;
-        if let Some(t) = self.timeout {
-            l.timeout = t;
-        }
-        if let Some(m) = self.memory {
-            l.memory_bytes = to_usize(m, "--memory")?;
-        }
-        if let Some(f) = self.fuel {
-            l.fuel = Some(f);
-        }
-        if let Some(h) = self.host_calls {
-            l.host_calls = h;
-        }
-        if let Some(o) = self.max_output {
-            l.output_bytes = to_usize(o, "--max-output")?;
-        }
-        if let Some(i) = self.max_input {
-            l.input_bytes = to_usize(i, "--max-input")?;
-        }
-        Ok(())
+    /// The limit flags given, as overrides of the preset's limits.
+    pub fn overrides(&self) -> Result<LimitOverrides> {
+        Ok(LimitOverrides {
+            timeout: self.timeout,
+            fuel: self.fuel,
+            memory_bytes: self.memory.map(|m| to_usize(m, "--memory")).transpose()?,
+            table_elements: None,
+            host_calls: self.host_calls,
+            input_bytes: self
+                .max_input
+                .map(|i| to_usize(i, "--max-input"))
+                .transpose()?,
+            output_bytes: self
+                .max_output
+                .map(|o| to_usize(o, "--max-output"))
+                .transpose()?,
+        })
     }
 }
 
@@ -326,11 +345,22 @@ pub struct SandboxArgs {
 }
 
 impl SandboxArgs {
-    /// The grants (trust preset plus flags) with the limit flags applied.
+    /// What the flags ask for: the `--trust` preset, the grant flags added to
+    /// it, the limit flags overriding its limits.
+    pub fn config(&self) -> Result<ExecConfig> {
+        Ok(ExecConfig {
+            trust: self.grants.trust,
+            grants: self.grants.grants()?,
+            limits: self.limits.overrides()?,
+            include_queue_time: true,
+        })
+    }
+
+    /// The policy a call runs under: [`SandboxArgs::config`] through the
+    /// host's one lowering (the CLI's ceiling allows everything: its user
+    /// owns the machine).
     pub fn policy(&self) -> Result<Policy> {
-        let mut policy = self.grants.policy()?;
-        self.limits.apply(&mut policy)?;
-        Ok(policy)
+        Ok(lower_config(&self.config()?, &Ceiling::unlimited())?)
     }
 
     /// A host for these flags (fuel engine when --fuel, file kv when --kv-dir).
@@ -409,9 +439,9 @@ mod tests {
             allow_dir: vec![parse_dir("a").unwrap(), parse_dir("b").unwrap()],
             ..GrantArgs::default()
         };
-        let p = g.policy().unwrap();
-        assert_eq!(p.grants.dirs[0].guest, ".");
-        assert_eq!(p.grants.dirs[1].guest, "b");
+        let p = g.grants().unwrap();
+        assert_eq!(p.dirs[0].guest, ".");
+        assert_eq!(p.dirs[1].guest, "b");
     }
 
     #[test]
@@ -429,7 +459,19 @@ mod tests {
             allow_fn: vec!["echo".into()],
             ..GrantArgs::default()
         };
-        assert_eq!(g.policy().unwrap().grants.host_fns, HostFnGrant::All);
+        assert_eq!(
+            sandbox(g).policy().unwrap().grants.host_fns,
+            HostFnGrant::All
+        );
+        let g = GrantArgs {
+            allow: vec![Capability::Host],
+            allow_fn: vec!["echo".into()],
+            ..GrantArgs::default()
+        };
+        assert_eq!(
+            sandbox(g).policy().unwrap().grants.host_fns,
+            HostFnGrant::All
+        );
     }
 
     #[test]
@@ -439,5 +481,198 @@ mod tests {
         assert!(parse_bytes("lots").is_err());
         assert_eq!(parse_duration("200ms").unwrap(), Duration::from_millis(200));
         assert!(parse_duration("0s").is_err());
+    }
+
+    fn sandbox(grants: GrantArgs) -> SandboxArgs {
+        SandboxArgs {
+            grants,
+            kv_dir: None,
+            limits: LimitArgs::default(),
+            receipt: false,
+            cache: CacheArgs::default(),
+        }
+    }
+
+    /// Every grant flag, alone and with each `--trust` level: the lowered
+    /// policy has the flag's grant and, with a preset, the preset's grants
+    /// and limits too (grants add to a preset; nothing is dropped).
+    #[test]
+    fn every_grant_flag_with_and_without_trust() {
+        type Check = fn(&Policy) -> bool;
+        let flags: Vec<(&str, GrantArgs, Check)> = vec![
+            (
+                "--allow log",
+                GrantArgs {
+                    allow: vec![Capability::Log],
+                    ..Default::default()
+                },
+                |p| p.grants.log,
+            ),
+            (
+                "--allow kv",
+                GrantArgs {
+                    allow: vec![Capability::Kv],
+                    ..Default::default()
+                },
+                |p| p.grants.kv.is_some(),
+            ),
+            (
+                "--allow host",
+                GrantArgs {
+                    allow: vec![Capability::Host],
+                    ..Default::default()
+                },
+                |p| p.grants.host_fns == HostFnGrant::All,
+            ),
+            (
+                "--allow events",
+                GrantArgs {
+                    allow: vec![Capability::Events],
+                    ..Default::default()
+                },
+                |p| !p.grants.event_topics.is_empty(),
+            ),
+            (
+                "--allow-host",
+                GrantArgs {
+                    allow_host: vec!["api.example.com".into()],
+                    ..Default::default()
+                },
+                |p| p.grants.http_hosts.iter().any(|h| h.0 == "api.example.com"),
+            ),
+            (
+                "--allow-socket",
+                GrantArgs {
+                    allow_socket: vec!["127.0.0.1:9".into()],
+                    ..Default::default()
+                },
+                |p| p.grants.socket_addrs.iter().any(|a| a.0 == "127.0.0.1:9"),
+            ),
+            (
+                "--allow-dir",
+                GrantArgs {
+                    allow_dir: vec![parse_dir("/tmp").unwrap()],
+                    ..Default::default()
+                },
+                |p| p.grants.dirs.len() == 1,
+            ),
+            (
+                "--env",
+                GrantArgs {
+                    env: vec![parse_env("A=1").unwrap()],
+                    ..Default::default()
+                },
+                |p| p.grants.env.iter().any(|e| e.name == "A"),
+            ),
+            (
+                "--allow-fn",
+                GrantArgs {
+                    allow_fn: vec!["echo".into()],
+                    ..Default::default()
+                },
+                |p| p.grants.host_fn_allowed("echo"),
+            ),
+            (
+                "--allow-topic",
+                GrantArgs {
+                    allow_topic: vec!["orders.*".into()],
+                    ..Default::default()
+                },
+                |p| p.grants.event_topics.iter().any(|t| t.0 == "orders.*"),
+            ),
+            (
+                "--allow kv --kv-quota",
+                GrantArgs {
+                    allow: vec![Capability::Kv],
+                    kv_quota: Some(16 << 20),
+                    ..Default::default()
+                },
+                |p| {
+                    p.grants
+                        .kv
+                        .as_ref()
+                        .is_some_and(|k| k.quota_bytes == 16 << 20)
+                },
+            ),
+        ];
+        for (name, flag, check) in flags {
+            for trust in [
+                None,
+                Some(TrustLevel::Low),
+                Some(TrustLevel::Medium),
+                Some(TrustLevel::High),
+            ] {
+                let args = GrantArgs {
+                    trust,
+                    ..flag.clone()
+                };
+                let p = sandbox(args)
+                    .policy()
+                    .unwrap_or_else(|e| panic!("{name} {trust:?}: {e}"));
+                assert!(
+                    check(&p),
+                    "{name} with --trust {trust:?} lost its grant: {p:?}"
+                );
+                if let Some(level) = trust {
+                    let preset = Policy::trust(level);
+                    assert_eq!(p.limits, preset.limits, "{name} {level:?}");
+                    for cap in preset.grants.granted() {
+                        assert!(
+                            p.grants.has(cap),
+                            "{name} {level:?} lost the preset's {cap}"
+                        );
+                    }
+                } else {
+                    assert_eq!(p.limits, Policy::deny_all().limits, "{name}");
+                }
+            }
+        }
+    }
+
+    /// The two grants the old "explicit grants" check dropped with a preset.
+    #[test]
+    fn regression_topics_and_kv_quota_with_a_trust_level() {
+        let low_topic = GrantArgs {
+            trust: Some(TrustLevel::Low),
+            allow_topic: vec!["t".into()],
+            ..GrantArgs::default()
+        };
+        let p = sandbox(low_topic).policy().unwrap();
+        assert!(
+            p.grants.log && p.grants.event_topics.iter().any(|t| t.0 == "t"),
+            "{p:?}"
+        );
+        let medium_quota = GrantArgs {
+            trust: Some(TrustLevel::Medium),
+            kv_quota: Some(16 << 20),
+            ..GrantArgs::default()
+        };
+        let p = sandbox(medium_quota).policy().unwrap();
+        assert_eq!(p.grants.kv.unwrap().quota_bytes, 16 << 20);
+        // Without kv from a flag or a preset, the quota has nothing to apply to.
+        let low_quota = GrantArgs {
+            trust: Some(TrustLevel::Low),
+            kv_quota: Some(1),
+            ..GrantArgs::default()
+        };
+        let e = sandbox(low_quota).policy().unwrap_err();
+        assert!(e.to_string().contains("--kv-quota needs kv granted"), "{e}");
+    }
+
+    #[test]
+    fn limit_flags_override_the_preset() {
+        let mut s = sandbox(GrantArgs {
+            trust: Some(TrustLevel::High),
+            ..GrantArgs::default()
+        });
+        s.limits.timeout = Some(Duration::from_millis(200));
+        s.limits.memory = Some(8 << 20);
+        let p = s.policy().unwrap();
+        assert_eq!(p.limits.timeout, Duration::from_millis(200));
+        assert_eq!(p.limits.memory_bytes, 8 << 20);
+        assert_eq!(
+            p.limits.host_calls,
+            Policy::trust(TrustLevel::High).limits.host_calls
+        );
     }
 }

@@ -38,7 +38,7 @@ use serde_json::json;
 use warden_host::{
     Controller, ControllerOptions, ExecuteRequest, Host, Input, Language, Plugin, Policy, Prepared,
 };
-use warden_js::{JsEngine, JsPrepared, Lang};
+use warden_js::{JsEngine, JsPrepared};
 
 use crate::bench::{fmt_ns, stats};
 
@@ -123,7 +123,12 @@ impl Setup {
                 black_box(e.result?);
             }
             (Pair::JsInstance | Pair::JsOneShot, Side::Direct) | (Pair::JsControl, _) => {
-                black_box(self.js.exec(Lang::JavaScript, JS, JS_INPUT).await.result?);
+                black_box(
+                    self.js
+                        .exec(Language::JavaScript, JS, JS_INPUT)
+                        .await
+                        .result?,
+                );
             }
             (Pair::JsOneShot, Side::Controller) => {
                 let e = self

@@ -13,8 +13,9 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
+use warden_host::Language;
 use warden_host::{Host, Policy};
-use warden_js::{ENGINE, JsEngine, Lang};
+use warden_js::{ENGINE, JsEngine};
 
 use crate::bench::{fmt_ns, stats};
 
@@ -98,19 +99,19 @@ pub async fn bench_js(iterations: u32, as_json: bool) -> Result<ExitCode> {
     for c in &cases {
         progress(&format!("warden: {} ({} calls)", c.name, c.iterations));
         let out = sandbox
-            .exec(Lang::JavaScript, c.source, &c.input)
+            .exec(Language::JavaScript, c.source, &c.input)
             .await
             .into_result()?;
         if out != c.expect {
             bail!("warden answered {out} to {}, expected {}", c.name, c.expect);
         }
         for _ in 0..(c.iterations / 10).max(5) {
-            black_box(sandbox.exec(Lang::JavaScript, c.source, &c.input).await);
+            black_box(sandbox.exec(Language::JavaScript, c.source, &c.input).await);
         }
         let mut ns = Vec::with_capacity(c.iterations as usize);
         for _ in 0..c.iterations {
             let t = Instant::now();
-            let o = sandbox.exec(Lang::JavaScript, c.source, &c.input).await;
+            let o = sandbox.exec(Language::JavaScript, c.source, &c.input).await;
             ns.push(t.elapsed().as_nanos() as u64);
             if c.name == "cold-simple" {
                 instantiate.push(o.receipt.instantiate_us * 1000);
@@ -140,7 +141,7 @@ pub async fn bench_js(iterations: u32, as_json: bool) -> Result<ExitCode> {
     for i in 0..5 {
         let src = format!("export function run(input) {{ return {{ n: input.n + {i} }} }}");
         let t = Instant::now();
-        let bytes = warden_js::build_plugin(&nocache, "bench", Lang::JavaScript, &src).await?;
+        let bytes = warden_js::build_plugin(&nocache, "bench", Language::JavaScript, &src).await?;
         builds.push(t.elapsed().as_nanos() as u64);
         plugin_size = bytes.len();
     }

@@ -24,15 +24,16 @@ macro_rules! exit_codes_help {
     () => {
         "Exit codes (stable):
   0  success
-  1  other failure (COMPILE, INTERNAL, CANCELLED)
+  1  the code did not compile, or warden failed (COMPILE, INTERNAL)
   2  usage or input error (USAGE, INVALID_INPUT, INPUT_TOO_LARGE, NOT_WASM,
      NOT_A_COMPONENT, MISSING_EXPORT, NO_RUNTIME, NOT_FOUND, IO)
-  3  capability denied (CAPABILITY_DENIED)
+  3  capability denied, or a request over its ceiling (CAPABILITY_DENIED,
+     OVER_CEILING)
   4  a limit stopped the guest (TIMEOUT, MEMORY_LIMIT, TABLE_LIMIT,
      FUEL_EXHAUSTED, HOST_CALL_LIMIT, OUTPUT_TOO_LARGE)
   5  the guest failed (TRAP, GUEST_ERROR, SERIALIZATION, VERIFIER_REJECTED)
   6  try again later (BUSY, UNAVAILABLE: a runtime is stopped or missing a
-     tool or privilege)
+     tool or privilege; CANCELLED)
 A WASI command that ran to completion exits with its own exit code.
 
 Every error is one line on stderr: `error[CODE]: message` (`-v` adds guest

@@ -52,31 +52,10 @@ pub fn coded(code: ErrorCode, message: impl Into<String>) -> anyhow::Error {
     })
 }
 
-/// The exit code for a warden error code. Stable: documented in `--help`.
+/// The exit code for a warden error code: its class's
+/// ([`warden_host::ErrorClass::exit_code`]). Stable: documented in `--help`.
 pub fn exit_code(code: ErrorCode) -> u8 {
-    match code {
-        ErrorCode::InvalidInput
-        | ErrorCode::InputTooLarge
-        | ErrorCode::NotWasm
-        | ErrorCode::NotAComponent
-        | ErrorCode::MissingExport
-        | ErrorCode::NoRuntime
-        | ErrorCode::NotFound
-        | ErrorCode::Io => 2,
-        ErrorCode::CapabilityDenied => 3,
-        ErrorCode::Timeout
-        | ErrorCode::MemoryLimit
-        | ErrorCode::TableLimit
-        | ErrorCode::FuelExhausted
-        | ErrorCode::HostCallLimit
-        | ErrorCode::OutputTooLarge => 4,
-        ErrorCode::Trap
-        | ErrorCode::GuestError
-        | ErrorCode::Serialization
-        | ErrorCode::VerifierRejected => 5,
-        ErrorCode::Busy | ErrorCode::Unavailable => 6,
-        _ => 1,
-    }
+    code.class().exit_code()
 }
 
 /// Exit code of usage errors (clap's and ours).
@@ -227,7 +206,9 @@ mod tests {
         assert_eq!(exit_code(ErrorCode::VerifierRejected), 5);
         assert_eq!(exit_code(ErrorCode::Busy), 6);
         assert_eq!(exit_code(ErrorCode::Unavailable), 6);
-        assert_eq!(exit_code(ErrorCode::Cancelled), 1);
+        // CANCELLED is in the try-again class (the CLI itself never cancels).
+        assert_eq!(exit_code(ErrorCode::Cancelled), 6);
+        assert_eq!(exit_code(ErrorCode::OverCeiling), 3);
     }
 
     #[test]

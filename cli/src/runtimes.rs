@@ -85,7 +85,7 @@ pub async fn runtimes(args: RuntimesArgs) -> Result<ExitCode> {
         out.push_str(&format!(
             "{:<8} {:<8} {:<10} {:<10} {:<9} {:>3}  {:<12} {}\n",
             i.name,
-            r.state,
+            r.state.as_str(),
             health,
             langs.join(","),
             i.latency.as_str(),

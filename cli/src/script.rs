@@ -10,8 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use clap::Args;
 use warden_host::controller::Decision;
-use warden_host::{Access, ExecConfig, ExecuteRequest, Hints, Input, Language};
-use warden_js::Lang;
+use warden_host::{ExecuteRequest, Hints, Input, Language};
 use warden_python::BuildOptions;
 
 use crate::args::{CacheArgs, HostOptions, SandboxArgs, build_host};
@@ -146,39 +145,6 @@ pub struct ExecArgs {
     pub sandbox: SandboxArgs,
 }
 
-/// The languages `exec` and `build` take.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ScriptLang {
-    Js(Lang),
-    Python,
-    /// C compiled to eBPF and run in the kernel (warden-ebpf).
-    C,
-}
-
-fn language(lang: Option<&str>, file: Option<&Path>) -> Result<ScriptLang> {
-    let by_name = |l: &str| match l {
-        "python" | "py" => Ok(ScriptLang::Python),
-        "c" => Ok(ScriptLang::C),
-        "rust" | "rs" => Err(usage(format!(
-            "language `{l}` is not available in this build of warden (available: js, ts, python, c)"
-        ))),
-        other => other.parse::<Lang>().map(ScriptLang::Js).map_err(|_| {
-            usage(format!(
-                "unknown language `{other}` (available: js, ts, python, c)"
-            ))
-        }),
-    };
-    match (lang, file) {
-        (Some(l), _) => by_name(l),
-        (None, Some(f)) => match f.extension().and_then(|e| e.to_str()) {
-            Some("py") => Ok(ScriptLang::Python),
-            Some("c") => Ok(ScriptLang::C),
-            _ => Ok(ScriptLang::Js(Lang::of_path(f).unwrap_or(Lang::JavaScript))),
-        },
-        (None, None) => Ok(ScriptLang::Js(Lang::JavaScript)),
-    }
-}
-
 fn source(file: Option<&Path>, code: Option<&str>) -> Result<String> {
     match (code, file) {
         (Some(c), _) => Ok(c.to_string()),
@@ -203,7 +169,7 @@ fn hints(specs: &[String]) -> Result<Hints> {
             "complexity" => hints.complexity = Some(value.parse().map_err(usage)?),
             "expected" | "expected-duration" => {
                 hints.expected_duration = Some(
-                    humantime::parse_duration(value)
+                    warden_host::api::units::parse_duration(value)
                         .map_err(|e| usage(format!("--hint expected={value}: {e}")))?,
                 )
             }
@@ -282,25 +248,9 @@ pub async fn exec(args: ExecArgs, verbose: bool) -> Result<ExitCode> {
             ));
         }
     };
-    // A bare --trust asks for nothing by name (eBPF, which grants nothing,
-    // still qualifies); any grant flag asks for exactly what it grants.
-    let policy = args.sandbox.policy()?;
-    let mut config = ExecConfig {
-        limits: Some(policy.limits.clone()),
-        ..ExecConfig::default()
-    };
-    let g = &args.sandbox.grants;
-    let explicit = !(g.allow.is_empty()
-        && g.allow_host.is_empty()
-        && g.allow_socket.is_empty()
-        && g.allow_dir.is_empty()
-        && g.env.is_empty()
-        && g.allow_fn.is_empty());
-    config.access = match g.trust {
-        Some(level) if !explicit => Access::Trust(level),
-        _ => Access::Grants(policy.grants.clone()),
-    };
-    config.fuel = policy.limits.fuel;
+    // The flags as a config; the controller lowers it (a bare --trust asks
+    // for nothing by name, so eBPF, which grants nothing, still qualifies).
+    let config = args.sandbox.config()?;
     let host = args.sandbox.host()?;
     let controller = crate::runtimes::controller(&host, args.ebpf_socket.as_deref())?;
     if args.explain {
@@ -325,7 +275,7 @@ pub async fn exec(args: ExecArgs, verbose: bool) -> Result<ExitCode> {
     guest_streams_to_stderr(&execution.stdout, &execution.stderr, &execution.logs);
     let exit = if args.summary {
         report::stdout_line(
-            &serde_json::to_string_pretty(&execution.summary()).context("serializing")?,
+            &serde_json::to_string_pretty(&execution.report()).context("serializing")?,
         )?;
         match &execution.result {
             Ok(_) => ExitCode::SUCCESS,
@@ -387,7 +337,7 @@ pub struct BuildArgs {
 }
 
 pub async fn build(args: BuildArgs) -> Result<ExitCode> {
-    let lang = language(args.lang.as_deref(), Some(&args.source))?;
+    let lang = exec_language(args.lang.as_deref(), Some(&args.source))?;
     let code = source(Some(&args.source), None)?;
     let name = args
         .source
@@ -396,19 +346,24 @@ pub async fn build(args: BuildArgs) -> Result<ExitCode> {
         .unwrap_or_else(|| "plugin".into());
     let started = Instant::now();
     let bytes = match lang {
-        ScriptLang::Js(lang) => {
+        Language::JavaScript | Language::TypeScript => {
             if args.vendor.is_some() || args.requirements.is_some() {
                 return Err(usage("--vendor and --requirements are for Python plugins"));
             }
             let host = build_host(&args.cache, HostOptions::default())?;
             warden_js::build_plugin(&host, &name, lang, &code).await?
         }
-        ScriptLang::C => {
+        Language::C => {
             return Err(usage(
                 "C programs are not built into components: run them with `warden exec --lang c FILE --data FILE`",
             ));
         }
-        ScriptLang::Python => {
+        Language::Rust | Language::Wasm => {
+            return Err(usage(format!(
+                "`warden build` makes components from js, ts or python, not {lang}"
+            )));
+        }
+        Language::Python => {
             let options = BuildOptions {
                 vendor: args.vendor.clone(),
                 requirements: args.requirements.clone(),

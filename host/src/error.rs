@@ -5,98 +5,7 @@
 use std::fmt;
 use std::time::Duration;
 
-/// Stable, machine-readable error codes. The string form (`TIMEOUT`, …) is part
-/// of the public contract: it never changes meaning.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ErrorCode {
-    /// The bytes are not WebAssembly (nor WAT text).
-    NotWasm,
-    /// Valid Wasm, but not a component and not a WASI preview1 module that can be adapted.
-    NotAComponent,
-    /// Cranelift or the component validator rejected the component.
-    Compile,
-    /// The requested export does not exist (or has the wrong type).
-    MissingExport,
-    /// The input is malformed (bad JSON, bad WAVE, wrong argument types).
-    InvalidInput,
-    /// The input is larger than the input cap.
-    InputTooLarge,
-    /// The component imports, or asked at run time for, something the grants do not cover.
-    CapabilityDenied,
-    /// The wall-clock timeout passed.
-    Timeout,
-    /// Linear memory would grow past the memory limit.
-    MemoryLimit,
-    /// A table would grow past the table-element limit.
-    TableLimit,
-    /// The fuel budget ran out.
-    FuelExhausted,
-    /// The guest made more host calls than allowed.
-    HostCallLimit,
-    /// The guest produced more output (result, stdout, stderr, logs) than allowed.
-    OutputTooLarge,
-    /// The guest trapped (unreachable, stack overflow, panic, bad memory access …).
-    Trap,
-    /// The guest returned its own error value.
-    GuestError,
-    /// A value could not be converted to or from JSON.
-    Serialization,
-    /// Reading or writing a file of the host failed.
-    Io,
-    /// A bug or an unexpected failure inside warden itself.
-    Internal,
-    /// The kernel's eBPF verifier rejected the program.
-    VerifierRejected,
-    /// The controller is at its concurrency limit and its queue is full.
-    Busy,
-    /// An unknown, destroyed or expired module, instance or job id.
-    NotFound,
-    /// No runtime can run this language under these hints (the reason says why).
-    NoRuntime,
-    /// The runtime exists but cannot run now (stopped, unhealthy, missing a tool or privilege).
-    Unavailable,
-    /// The job was cancelled.
-    Cancelled,
-}
-
-impl ErrorCode {
-    /// The stable string form, e.g. `"CAPABILITY_DENIED"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::NotWasm => "NOT_WASM",
-            ErrorCode::NotAComponent => "NOT_A_COMPONENT",
-            ErrorCode::Compile => "COMPILE",
-            ErrorCode::MissingExport => "MISSING_EXPORT",
-            ErrorCode::InvalidInput => "INVALID_INPUT",
-            ErrorCode::InputTooLarge => "INPUT_TOO_LARGE",
-            ErrorCode::CapabilityDenied => "CAPABILITY_DENIED",
-            ErrorCode::Timeout => "TIMEOUT",
-            ErrorCode::MemoryLimit => "MEMORY_LIMIT",
-            ErrorCode::TableLimit => "TABLE_LIMIT",
-            ErrorCode::FuelExhausted => "FUEL_EXHAUSTED",
-            ErrorCode::HostCallLimit => "HOST_CALL_LIMIT",
-            ErrorCode::OutputTooLarge => "OUTPUT_TOO_LARGE",
-            ErrorCode::Trap => "TRAP",
-            ErrorCode::GuestError => "GUEST_ERROR",
-            ErrorCode::Serialization => "SERIALIZATION",
-            ErrorCode::Io => "IO",
-            ErrorCode::Internal => "INTERNAL",
-            ErrorCode::VerifierRejected => "VERIFIER_REJECTED",
-            ErrorCode::Busy => "BUSY",
-            ErrorCode::NotFound => "NOT_FOUND",
-            ErrorCode::NoRuntime => "NO_RUNTIME",
-            ErrorCode::Unavailable => "UNAVAILABLE",
-            ErrorCode::Cancelled => "CANCELLED",
-        }
-    }
-}
-
-impl fmt::Display for ErrorCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use warden_api::{ErrorBody, ErrorClass, ErrorCode, OverCeiling};
 
 /// Everything that can go wrong loading or calling a plugin.
 #[derive(Debug, thiserror::Error)]
@@ -321,6 +230,9 @@ pub enum Error {
         /// The message (may span lines).
         message: String,
     },
+    /// See [`ErrorCode::OverCeiling`].
+    #[error("request over its ceiling: {0}")]
+    OverCeiling(#[from] OverCeiling),
     /// See [`ErrorCode::Internal`].
     #[error("internal error: {message}")]
     Internal {
@@ -358,6 +270,111 @@ impl Error {
             Error::Unavailable { .. } => ErrorCode::Unavailable,
             Error::Cancelled { .. } => ErrorCode::Cancelled,
             Error::Runtime { code, .. } => *code,
+            Error::OverCeiling(_) => ErrorCode::OverCeiling,
+        }
+    }
+
+    /// The class of this error's code (exit codes, HTTP statuses and Node
+    /// error classes come from it).
+    pub fn class(&self) -> ErrorClass {
+        self.code().class()
+    }
+
+    /// The error on the wire: its code, its message, and details naming
+    /// what it is about (plugin, capability, limit, field, …).
+    pub fn body(&self) -> ErrorBody {
+        let body = ErrorBody::new(self.code(), self.to_string());
+        match self {
+            Error::NotWasm { plugin, .. }
+            | Error::NotAComponent { plugin, .. }
+            | Error::Compile { plugin, .. }
+            | Error::InvalidInput { plugin, .. }
+            | Error::Stalled { plugin, .. }
+            | Error::Trap { plugin, .. }
+            | Error::GuestError { plugin, .. }
+            | Error::Serialization { plugin, .. } => body.with("plugin", plugin.as_str()),
+            Error::MissingExport {
+                plugin,
+                export,
+                available,
+            } => body
+                .with("plugin", plugin.as_str())
+                .with("export", export.as_str())
+                .with("available", available.clone()),
+            Error::InputTooLarge {
+                plugin,
+                size,
+                limit,
+            } => body
+                .with("plugin", plugin.as_str())
+                .with("limit", "input_bytes")
+                .with("size", *size)
+                .with("allowed", *limit),
+            Error::CapabilityDenied {
+                plugin,
+                capability,
+                detail,
+            } => body
+                .with("plugin", plugin.as_str())
+                .with("capability", capability.as_str())
+                .with("detail", detail.as_str()),
+            Error::Timeout { plugin, limit } => body
+                .with("plugin", plugin.as_str())
+                .with("limit", "timeout")
+                .with("allowed_ms", limit.as_millis() as u64),
+            Error::MemoryLimit {
+                plugin,
+                limit,
+                wanted,
+            } => body
+                .with("plugin", plugin.as_str())
+                .with("limit", "memory_bytes")
+                .with("allowed", *limit)
+                .with("wanted", *wanted),
+            Error::TableLimit {
+                plugin,
+                limit,
+                wanted,
+            } => body
+                .with("plugin", plugin.as_str())
+                .with("limit", "table_elements")
+                .with("allowed", *limit)
+                .with("wanted", *wanted),
+            Error::FuelExhausted { plugin, limit } => body
+                .with("plugin", plugin.as_str())
+                .with("limit", "fuel")
+                .with("allowed", *limit),
+            Error::HostCallLimit { plugin, limit } => body
+                .with("plugin", plugin.as_str())
+                .with("limit", "host_calls")
+                .with("allowed", *limit),
+            Error::OutputTooLarge {
+                plugin,
+                limit,
+                stream,
+            } => body
+                .with("plugin", plugin.as_str())
+                .with("limit", "output_bytes")
+                .with("allowed", *limit)
+                .with("stream", stream.as_str()),
+            Error::QueueTimeout { limit } => body
+                .with("limit", "timeout")
+                .with("allowed_ms", limit.as_millis() as u64),
+            Error::Busy { in_flight, queued } => {
+                body.with("in_flight", *in_flight).with("queued", *queued)
+            }
+            Error::NotFound { kind, id } => body.with("kind", *kind).with("id", id.as_str()),
+            Error::NoRuntime { language, reason } => body
+                .with("language", language.as_str())
+                .with("reason", reason.as_str()),
+            Error::Unavailable { runtime, reason } => body
+                .with("runtime", runtime.as_str())
+                .with("reason", reason.as_str()),
+            Error::Cancelled { job } => body.with("job", job.as_str()),
+            Error::Runtime { runtime, .. } => body.with("runtime", runtime.as_str()),
+            Error::OverCeiling(e) => ErrorBody::from(e),
+            Error::Io { context, .. } => body.with("context", context.as_str()),
+            Error::Internal { .. } => body,
         }
     }
 
@@ -371,6 +388,18 @@ impl Error {
     pub(crate) fn internal(message: impl fmt::Display) -> Self {
         Error::Internal {
             message: message.to_string(),
+        }
+    }
+}
+
+impl From<warden_api::ApiError> for Error {
+    fn from(e: warden_api::ApiError) -> Self {
+        match e {
+            warden_api::ApiError::OverCeiling(o) => Error::OverCeiling(o),
+            other => Error::InvalidInput {
+                plugin: String::new(),
+                reason: other.to_string(),
+            },
         }
     }
 }

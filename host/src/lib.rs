@@ -64,7 +64,9 @@
 //! `TABLE_LIMIT`, `FUEL_EXHAUSTED`, `HOST_CALL_LIMIT`, `OUTPUT_TOO_LARGE`,
 //! `TRAP`, `GUEST_ERROR`, `SERIALIZATION`, `IO`, `INTERNAL`, and from the
 //! controller `VERIFIER_REJECTED`, `BUSY`, `NOT_FOUND`, `NO_RUNTIME`,
-//! `UNAVAILABLE`, `CANCELLED`.
+//! `UNAVAILABLE`, `CANCELLED`, and from the policy lowering `OVER_CEILING`.
+//! [`ErrorCode::class`] groups them ([`ErrorClass`]); [`Error::body`] is the
+//! wire form.
 
 mod bindings;
 mod cache;
@@ -94,21 +96,25 @@ pub use capabilities::host_call::{HostCall, HostFn, HostFuture};
 pub use capabilities::kv::{FileKv, KvBackend, KvError, MemoryKv};
 pub use controller::runtime::Complexity;
 pub use controller::{
-    Access, Controller, ControllerBuilder, ControllerOptions, ExecConfig, ExecuteRequest,
-    Execution, Hints, Input, JobState, JobStatus, Language, Latency, MetricsSnapshot,
+    Controller, ControllerBuilder, ControllerOptions, ExecConfig, ExecuteRequest, Execution,
+    ExecutionReport, Hints, Input, JobSnapshot, JobState, JobStatus, Language, Latency,
+    MetricsSnapshot,
 };
 pub use engine::{EngineOptions, WardenEngine};
-pub use error::{Error, ErrorCode, Result};
+pub use error::{Error, ErrorBody, ErrorClass, ErrorCode, Result};
 pub use host::{Host, HostBuilder, SourceKind, componentize};
 pub use limits::Limits;
 pub use plugin::{
     ExportFunc, Invoked, Outcome, Plugin, PluginKind, Prepared, RunOutput, script_error,
 };
 pub use policy::{
-    Capability, DirGrant, EnvGrant, Grants, HostFnGrant, KvGrant, Pattern, Policy, TrustLevel,
+    Capability, Ceiling, DirGrant, EnvGrant, Grants, HostFnGrant, KvGrant, LimitOverrides, Pattern,
+    Policy, TrustLevel, lower_config,
 };
 pub use receipt::{HostCalls, LogLine, Receipt};
 pub use state::CallState;
+/// The wire types (requests, configs, reports, errors), re-exported whole.
+pub use warden_api as api;
 
 /// The WIT of the shared world, for `warden inspect` and tooling.
 pub const PLUGIN_WIT: &str = include_str!("../../wit/plugin.wit");

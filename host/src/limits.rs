@@ -1,82 +1,11 @@
-//! Hard limits on every resource a call can use, and the Wasmtime
+//! Hard limits on every resource a call can use ([`Limits`], a
+//! `warden-api` type), and the Wasmtime
 //! [`ResourceLimiter`] that enforces memory and tables while recording the
 //! peak (for the receipt) and which limit stopped the guest (for the error).
 
-use std::time::Duration;
-
-use serde::{Deserialize, Serialize};
 use wasmtime::ResourceLimiter;
 
-/// Limits for one call. Every field is a hard stop with its own typed error.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Limits {
-    /// Wall-clock time for the whole call, host callbacks included (`TIMEOUT`).
-    #[serde(with = "duration_ms")]
-    pub timeout: Duration,
-    /// Fuel budget (`FUEL_EXHAUSTED`). Only enforced when the engine was built
-    /// with fuel on ([`crate::EngineOptions::fuel`]); `None` means unmetered.
-    pub fuel: Option<u64>,
-    /// Bytes of linear memory, summed over the instance's memories (`MEMORY_LIMIT`).
-    pub memory_bytes: usize,
-    /// Elements per table (`TABLE_LIMIT`).
-    pub table_elements: usize,
-    /// Calls into warden capabilities (log, kv, host, events) per call (`HOST_CALL_LIMIT`).
-    pub host_calls: u64,
-    /// Bytes of input (`INPUT_TOO_LARGE`).
-    pub input_bytes: usize,
-    /// Bytes of output: the result plus stdout, stderr and log lines (`OUTPUT_TOO_LARGE`).
-    pub output_bytes: usize,
-}
-
-impl Default for Limits {
-    /// The `medium` trust level's limits: 5 s, 64 MiB, 10 000 host calls, 1 MiB in and out.
-    fn default() -> Self {
-        Limits {
-            timeout: Duration::from_secs(5),
-            fuel: None,
-            memory_bytes: 64 << 20,
-            table_elements: 100_000,
-            host_calls: 10_000,
-            input_bytes: 1 << 20,
-            output_bytes: 1 << 20,
-        }
-    }
-}
-
-mod duration_ms {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::Duration;
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(d.as_millis() as u64)
-    }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        Ok(Duration::from_millis(u64::deserialize(d)?))
-    }
-}
-
-/// `Option<Duration>` as optional milliseconds (fractions allowed).
-pub(crate) mod opt_duration_ms {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::Duration;
-
-    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        match d {
-            Some(d) => s.serialize_some(&(d.as_secs_f64() * 1e3)),
-            None => s.serialize_none(),
-        }
-    }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        match Option::<f64>::deserialize(d)? {
-            Some(ms) if ms.is_finite() && ms >= 0.0 => Ok(Some(Duration::from_secs_f64(ms / 1e3))),
-            Some(ms) => Err(serde::de::Error::custom(format!(
-                "{ms} is not a duration in milliseconds"
-            ))),
-            None => Ok(None),
-        }
-    }
-}
+pub use warden_api::Limits;
 
 /// Which limit stopped the guest, recorded by the limiter so the trap can be
 /// turned into the right typed error afterwards.

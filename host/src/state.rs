@@ -238,12 +238,13 @@ impl CallState {
         // Files: preopens only (cap-std underneath: `..`, absolute paths and
         // symlinks out of the directory fail in the guest).
         for d in &grants.dirs {
-            b.preopened_dir(&d.host, &d.guest, d.perms()).map_err(|e| {
-                Error::io(
-                    format!("granting directory {}", d.host.display()),
-                    std::io::Error::other(e.to_string()),
-                )
-            })?;
+            b.preopened_dir(&d.host, &d.guest, crate::policy::dir_perms(d))
+                .map_err(|e| {
+                    Error::io(
+                        format!("granting directory {}", d.host.display()),
+                        std::io::Error::other(e.to_string()),
+                    )
+                })?;
         }
         crate::capabilities::sockets::configure(&mut b, &grants, &plugin, sockets.clone());
 

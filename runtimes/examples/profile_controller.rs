@@ -164,7 +164,7 @@ async fn js(n: u32) -> anyhow::Result<()> {
                 1 => drop(c.execute_instance(&id, &input).await.result?),
                 _ => drop(
                     direct
-                        .exec(warden_js::Lang::JavaScript, JS, INPUT)
+                        .exec(warden_host::Language::JavaScript, JS, INPUT)
                         .await
                         .result?,
                 ),

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use warden_host::controller::runtime::Complexity;
 use warden_host::{
-    Access, Capability, Controller, ControllerOptions, ExecConfig, ExecuteRequest, Grants, Hints,
+    Capability, Ceiling, Controller, ControllerOptions, ExecConfig, ExecuteRequest, Grants, Hints,
     Host, Input, JobState, Language, Latency, TrustLevel,
 };
 use warden_runtimes::{EbpfMode, Options};
@@ -432,11 +432,12 @@ async fn scheduler_table() {
             };
         }
         let mut config = ExecConfig::default().with_grants(grants);
-        if let Some(t) = &row.trust {
-            config.access = Access::Trust(t.parse::<TrustLevel>().unwrap());
-        }
-        config.timeout = row.timeout_ms.map(Duration::from_millis);
-        config.fuel = row.fuel;
+        config.trust = row
+            .trust
+            .as_deref()
+            .map(|t| t.parse::<TrustLevel>().unwrap());
+        config.limits.timeout = row.timeout_ms.map(Duration::from_millis);
+        config.limits.fuel = row.fuel;
         let language: Language = row.language.parse().unwrap();
         let got = c.decide(language, &hints, &config, row.runtime.as_deref());
         let pass = match (&got, row.expect.strip_prefix("refused: ")) {
@@ -467,10 +468,10 @@ async fn decision_is_part_of_the_result() {
     assert_eq!(d.runtime, "js");
     assert!(d.reason.contains("latency low"), "{}", d.reason);
     assert!(!d.overridden);
-    let summary = e.summary();
-    assert_eq!(summary["runtime"], "js");
-    assert_eq!(summary["output"], 1);
-    assert!(summary["receipt"]["wall_time_us"].as_u64().unwrap() > 0);
+    let report = serde_json::to_value(e.report()).unwrap();
+    assert_eq!(report["runtime"], "js");
+    assert_eq!(report["output"], 1);
+    assert!(report["receipt"]["wall_time_us"].as_u64().unwrap() > 0);
 }
 
 // ----- lifecycle ----------------------------------------------------------
@@ -783,9 +784,9 @@ async fn registry_start_stop_health() {
     }
     let listed = c.runtimes().await;
     let state = |n: &str| listed.iter().find(|r| r.info.name == n).unwrap().clone();
-    assert_eq!(state("js").state, "running");
+    assert_eq!(state("js").state.as_str(), "running");
     assert!(state("js").health.is_usable());
-    assert_eq!(state("ebpf").state, "failed");
+    assert_eq!(state("ebpf").state.as_str(), "failed");
     assert!(!state("ebpf").health.is_usable());
     // C now has no runtime, and says why.
     let (code, msg) = err(
@@ -820,12 +821,7 @@ async fn repeats_follow_config_code_and_runtime_state() {
     // No eBPF runtime: every registered runtime is usable, so plans are kept.
     let c = controller_with(ControllerOptions::default(), None);
     let js = |code: &str| ExecuteRequest::new(Language::JavaScript, code).input_json(r#"{"n": 1}"#);
-    let fueled = |code: &str| {
-        js(code).config(ExecConfig {
-            fuel: Some(1_000_000),
-            ..ExecConfig::default()
-        })
-    };
+    let fueled = |code: &str| js(code).config(ExecConfig::default().with_fuel(1_000_000));
     for _ in 0..3 {
         assert_eq!(ok(&c, js("(i) => i.n + 1")).await, (json!(2), "js".into()));
         // The js engine here meters no fuel: the same code with a fuel
@@ -862,4 +858,143 @@ async fn explicit_runtime_override() {
     .await;
     assert_eq!(code, "NO_RUNTIME");
     assert!(msg.contains("does not run js"), "{msg}");
+}
+
+// ----- the queue-time rule and the ceiling ----------------------------------
+
+/// Calls that waited in the queue run under the same policy as calls that
+/// did not (the queue time is taken from the run, not from the policy), so
+/// they share the module's instance: one instantiation for all of them.
+#[tokio::test(flavor = "multi_thread")]
+async fn queued_repeat_calls_hit_the_instance_cache() {
+    let c = controller_with(
+        ControllerOptions {
+            max_in_flight: 1,
+            ..ControllerOptions::default()
+        },
+        None,
+    );
+    // ~30 ms of work per call, so the later calls queue behind the first.
+    let busy = "(i) => { const t = Date.now(); while (Date.now() - t < 30) {} return i + 1 }";
+    let config = ExecConfig::default().with_timeout(Duration::from_secs(10));
+    let req = || {
+        ExecuteRequest::new(Language::JavaScript, busy)
+            .input_json("1")
+            .config(config.clone())
+    };
+    let runs: Vec<_> = (0..4)
+        .map(|_| {
+            let (c, req) = (c.clone(), req());
+            async move { c.execute(req).await }
+        })
+        .collect();
+    let done = futures_join(runs).await;
+    let mut queued = 0;
+    for e in &done {
+        assert_eq!(e.result.as_ref().unwrap(), &json!(2));
+        if !e.queued.is_zero() {
+            queued += 1;
+        }
+    }
+    assert!(queued >= 2, "the calls did not queue: {queued}");
+    let m = c.metrics();
+    assert_eq!(
+        (m.instance_cache_misses, m.instance_cache_hits),
+        (1, 3),
+        "{m:?}"
+    );
+}
+
+async fn futures_join<F>(futs: Vec<F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futs.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.expect("join"));
+    }
+    out
+}
+
+/// A request above its ceiling is refused with OVER_CEILING naming the
+/// field, whether the ceiling is the controller's or the caller's; never
+/// silently lowered.
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_over_the_ceiling_are_refused_with_the_field() {
+    let ceiling = Ceiling {
+        max_trust: Some(TrustLevel::Low),
+        capabilities: Some([Capability::Log].into()),
+        limits: warden_host::LimitOverrides {
+            timeout: Some(Duration::from_secs(2)),
+            ..Default::default()
+        },
+        ..Ceiling::default()
+    };
+    let c = controller_with(
+        ControllerOptions {
+            ceiling: ceiling.clone(),
+            ..ControllerOptions::default()
+        },
+        None,
+    );
+    let js =
+        |config: ExecConfig| ExecuteRequest::new(Language::JavaScript, "(i) => i").config(config);
+    // Within the ceiling: runs.
+    let low = ExecConfig::default().with_trust(TrustLevel::Low);
+    assert_eq!(ok(&c, js(low.clone())).await.0, json!(null));
+    for (config, field) in [
+        (
+            ExecConfig::default().with_trust(TrustLevel::Medium),
+            "trust",
+        ),
+        (
+            low.clone().with_grants(Grants::none().allow_events("t")),
+            "grants.events",
+        ),
+        (
+            low.clone().with_timeout(Duration::from_secs(3)),
+            "limits.timeout",
+        ),
+    ] {
+        // `decide` (what --explain shows) refuses it the same way.
+        let d = c.decide(Language::JavaScript, &Hints::default(), &config, None);
+        assert_eq!(d.unwrap_err().code().as_str(), "OVER_CEILING");
+        let e = c.execute(js(config)).await;
+        let err = e.result.as_ref().unwrap_err();
+        assert_eq!(err.code().as_str(), "OVER_CEILING", "{err}");
+        let body = err.body();
+        assert_eq!(body.details["field"], field, "{body:?}");
+        assert_eq!(err.class().exit_code(), 3);
+    }
+    // A caller's own ceiling, on a controller that allows everything.
+    let open = controller_with(ControllerOptions::default(), None);
+    let e = open
+        .execute_within(
+            js(ExecConfig::default().with_trust(TrustLevel::High)),
+            &ceiling,
+        )
+        .await;
+    assert_eq!(e.result.unwrap_err().code().as_str(), "OVER_CEILING");
+    assert_eq!(
+        ok(
+            &open,
+            js(ExecConfig::default().with_trust(TrustLevel::High))
+        )
+        .await
+        .0,
+        json!(null)
+    );
+    // The wire form names the field too.
+    let e = open
+        .execute_within(
+            js(ExecConfig::default().with_trust(TrustLevel::High)),
+            &ceiling,
+        )
+        .await;
+    let report = serde_json::to_value(e.report()).unwrap();
+    assert_eq!(report["error"]["code"], "OVER_CEILING");
+    assert_eq!(report["error"]["details"]["field"], "trust");
+    assert_eq!(report["error"]["details"]["allowed"], "at most low");
 }

@@ -26,12 +26,13 @@
 //! # #[tokio::main(flavor = "multi_thread")]
 //! # async fn main() -> Result<(), warden_host::Error> {
 //! use warden_host::{Host, Policy};
-//! use warden_js::{JsEngine, Lang};
+//! use warden_host::Language;
+//! use warden_js::JsEngine;
 //!
 //! let host = Host::builder().build()?;
 //! let js = JsEngine::new(&host).await?;
 //! let sandbox = js.prepare(Policy::deny_all())?;
-//! let out = sandbox.exec(Lang::TypeScript, "(input: {n: number}) => input.n * 2", r#"{"n": 21}"#).await;
+//! let out = sandbox.exec(Language::TypeScript, "(input: {n: number}) => input.n * 2", r#"{"n": 21}"#).await;
 //! assert_eq!(out.into_result()?, "42");
 //! # Ok(()) }
 //! ```
@@ -39,37 +40,10 @@
 use std::sync::Arc;
 
 use warden_host::script::{ScriptEngine, ScriptSandbox, bake};
-use warden_host::{Error, Host, Outcome, Plugin, Policy, Result};
+use warden_host::{Error, Host, Language, Outcome, Plugin, Policy, Result};
 
 /// The engine component as built (not pre-initialized).
 pub static ENGINE: &[u8] = include_bytes!(env!("WARDEN_JS_ENGINE"));
-
-/// The source language.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
-    /// JavaScript (ES2023 modules, QuickJS).
-    JavaScript,
-    /// TypeScript: types are stripped in the host, positions kept.
-    TypeScript,
-}
-
-impl std::str::FromStr for Lang {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s {
-            "js" | "javascript" | "mjs" => Ok(Lang::JavaScript),
-            "ts" | "typescript" | "mts" => Ok(Lang::TypeScript),
-            other => Err(format!("unknown language `{other}` (expected js or ts)")),
-        }
-    }
-}
-
-impl Lang {
-    /// The language of a file, by extension.
-    pub fn of_path(path: &std::path::Path) -> Option<Lang> {
-        path.extension()?.to_str()?.parse().ok()
-    }
-}
 
 /// Strip TypeScript types, replacing them with whitespace so every line and
 /// column stays where it was. Errors are `COMPILE` with line:column.
@@ -125,10 +99,16 @@ pub fn strip_types(name: &str, source: &str) -> Result<String> {
     }
 }
 
-fn to_js(name: &str, lang: Lang, source: &str) -> Result<String> {
-    match lang {
-        Lang::JavaScript => Ok(source.to_string()),
-        Lang::TypeScript => strip_types(name, source),
+/// `source` as JavaScript: TypeScript has its types stripped; other
+/// languages are `INVALID_INPUT`.
+fn to_js(name: &str, language: Language, source: &str) -> Result<String> {
+    match language {
+        Language::JavaScript => Ok(source.to_string()),
+        Language::TypeScript => strip_types(name, source),
+        other => Err(Error::InvalidInput {
+            plugin: name.to_string(),
+            reason: format!("the JavaScript engine runs js and ts, not {other}"),
+        }),
     }
 }
 
@@ -136,7 +116,12 @@ fn to_js(name: &str, lang: Lang, source: &str) -> Result<String> {
 /// are a component exporting `run` that calls the script. A syntax error is
 /// `COMPILE` with line:column; top-level code must not call capabilities
 /// (nothing is granted at build time).
-pub async fn build_plugin(host: &Host, name: &str, lang: Lang, source: &str) -> Result<Vec<u8>> {
+pub async fn build_plugin(
+    host: &Host,
+    name: &str,
+    lang: Language,
+    source: &str,
+) -> Result<Vec<u8>> {
     bake(host, name, ENGINE, &to_js(name, lang, source)?).await
 }
 
@@ -179,7 +164,7 @@ impl JsPrepared {
     /// result as JSON text, or `COMPILE` (line:column), `GUEST_ERROR` (message
     /// and JS stack), `CAPABILITY_DENIED`, `SERIALIZATION`, `TIMEOUT` (also a
     /// promise that can never settle), `MEMORY_LIMIT`, … with the receipt.
-    pub async fn exec(&self, lang: Lang, source: &str, input: &str) -> Outcome<String> {
+    pub async fn exec(&self, lang: Language, source: &str, input: &str) -> Outcome<String> {
         let name = self.sandbox.prepared().plugin().name().to_string();
         match to_js(&name, lang, source) {
             Ok(js) => self.sandbox.eval(&js, input).await,
@@ -203,7 +188,7 @@ pub mod runtime {
     };
     use warden_host::{Capability, Host, Outcome, Policy, Result};
 
-    use super::{JsEngine, JsPrepared, Lang, to_js};
+    use super::{JsEngine, JsPrepared, to_js};
 
     /// JavaScript and TypeScript on QuickJS.
     #[derive(Debug)]
@@ -276,11 +261,7 @@ pub mod runtime {
         ) -> BoxFuture<'a, Result<(Arc<dyn CompiledModule>, CompileReport)>> {
             Box::pin(async move {
                 let started = Instant::now();
-                let lang = match language {
-                    Language::TypeScript => Lang::TypeScript,
-                    _ => Lang::JavaScript,
-                };
-                let js = to_js("snippet", lang, source_text("js", code)?)?;
+                let js = to_js("snippet", language, source_text("js", code)?)?;
                 let engine = self.engine().await?;
                 Ok((
                     Arc::new(SnippetModule::new("js", engine, js)) as Arc<dyn CompiledModule>,
@@ -307,7 +288,7 @@ pub mod runtime {
             source: &'a str,
             input: &'a str,
         ) -> BoxFuture<'a, Outcome<String>> {
-            Box::pin(sandbox.exec(Lang::JavaScript, source, input))
+            Box::pin(sandbox.exec(Language::JavaScript, source, input))
         }
     }
 }

@@ -5,10 +5,11 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use warden_host::Language;
 use warden_host::{
     Capability, ErrorCode, Grants, Host, KvGrant, Limits, MemoryEventSink, Outcome, Policy,
 };
-use warden_js::{JsEngine, Lang, build_plugin};
+use warden_js::{JsEngine, build_plugin};
 
 struct Fixture {
     host: Host,
@@ -48,7 +49,7 @@ fn fixture() -> &'static Fixture {
     })
 }
 
-async fn exec_with(policy: Policy, lang: Lang, src: &str, input: &str) -> Outcome<String> {
+async fn exec_with(policy: Policy, lang: Language, src: &str, input: &str) -> Outcome<String> {
     fixture()
         .engine
         .prepare(policy)
@@ -58,7 +59,7 @@ async fn exec_with(policy: Policy, lang: Lang, src: &str, input: &str) -> Outcom
 }
 
 async fn js(src: &str, input: &str) -> Result<Value, warden_host::Error> {
-    exec_with(Policy::deny_all(), Lang::JavaScript, src, input)
+    exec_with(Policy::deny_all(), Language::JavaScript, src, input)
         .await
         .into_result()
         .map(|s| serde_json::from_str(&s).unwrap())
@@ -96,12 +97,12 @@ async fn module_and_codemode_conventions() {
 #[tokio::test(flavor = "multi_thread")]
 async fn typescript_is_stripped_keeping_positions() {
     let ts = "interface In { n: number }\nexport function run(input: In): number {\n  return input.n * 2;\n}";
-    let out = exec_with(Policy::deny_all(), Lang::TypeScript, ts, r#"{"n": 21}"#).await;
+    let out = exec_with(Policy::deny_all(), Language::TypeScript, ts, r#"{"n": 21}"#).await;
     assert_eq!(out.into_result().unwrap(), "42");
 
     // A runtime error on line 3 of the TS source reports line 3.
     let ts = "type T = { a: string };\nexport function run(i: T) {\n  throw new Error('boom ' + i.a);\n}";
-    let e = exec_with(Policy::deny_all(), Lang::TypeScript, ts, r#"{"a":"x"}"#)
+    let e = exec_with(Policy::deny_all(), Language::TypeScript, ts, r#"{"a":"x"}"#)
         .await
         .into_result()
         .unwrap_err();
@@ -113,10 +114,15 @@ async fn typescript_is_stripped_keeping_positions() {
     );
 
     // A TS syntax error is COMPILE with the position.
-    let e = exec_with(Policy::deny_all(), Lang::TypeScript, "let x: = 1;", "null")
-        .await
-        .into_result()
-        .unwrap_err();
+    let e = exec_with(
+        Policy::deny_all(),
+        Language::TypeScript,
+        "let x: = 1;",
+        "null",
+    )
+    .await
+    .into_result()
+    .unwrap_err();
     assert_eq!(e.code(), ErrorCode::Compile, "{e}");
     assert!(e.to_string().contains("1:"), "{e}");
 }
@@ -169,7 +175,7 @@ async fn runaways_are_stopped() {
     let p = Policy::deny_all().with_limits(limits);
     let e = exec_with(
         p.clone(),
-        Lang::JavaScript,
+        Language::JavaScript,
         "() => { while (true) {} }",
         "null",
     )
@@ -178,7 +184,7 @@ async fn runaways_are_stopped() {
     .unwrap_err();
     assert_eq!(e.code(), ErrorCode::Timeout, "{e}");
     let bomb = "() => { const a = []; while (true) a.push(new Array(1e6).fill(1)); }";
-    let e = exec_with(p, Lang::JavaScript, bomb, "null")
+    let e = exec_with(p, Language::JavaScript, bomb, "null")
         .await
         .into_result()
         .unwrap_err();
@@ -205,7 +211,7 @@ async fn log_allowed_and_denied() {
     let src = "import { log } from 'warden:plugin/log';\nexport function run() { log('info', 'hi'); console.warn('w', 1); return 1 }";
     let out = exec_with(
         grants(Grants::none().allow(Capability::Log).unwrap()),
-        Lang::JavaScript,
+        Language::JavaScript,
         src,
         "null",
     )
@@ -213,7 +219,7 @@ async fn log_allowed_and_denied() {
     assert_eq!(out.logs.len(), 2, "{:?}", out.logs);
     assert_eq!(out.logs[1].message, "w 1");
     out.into_result().unwrap();
-    let e = exec_with(Policy::deny_all(), Lang::JavaScript, src, "null")
+    let e = exec_with(Policy::deny_all(), Language::JavaScript, src, "null")
         .await
         .into_result()
         .unwrap_err();
@@ -234,7 +240,7 @@ async fn kv_allowed_and_denied() {
         namespace: Some("js-kv".into()),
         quota_bytes: 1024,
     });
-    let out = exec_with(grants(g), Lang::JavaScript, src, r#"{"k":"a"}"#)
+    let out = exec_with(grants(g), Language::JavaScript, src, r#"{"k":"a"}"#)
         .await
         .into_result()
         .unwrap();
@@ -242,10 +248,15 @@ async fn kv_allowed_and_denied() {
         serde_json::from_str::<Value>(&out).unwrap(),
         json!({"v": "v1", "keys": ["a"]})
     );
-    let e = exec_with(Policy::deny_all(), Lang::JavaScript, src, r#"{"k":"a"}"#)
-        .await
-        .into_result()
-        .unwrap_err();
+    let e = exec_with(
+        Policy::deny_all(),
+        Language::JavaScript,
+        src,
+        r#"{"k":"a"}"#,
+    )
+    .await
+    .into_result()
+    .unwrap_err();
     assert_eq!(e.code(), ErrorCode::CapabilityDenied, "{e}");
     assert!(e.to_string().contains("kv"), "{e}");
     // Catchable in JS.
@@ -261,7 +272,7 @@ async fn host_calls_allowed_and_denied() {
     let src = "async (i) => { const xs = await Promise.all([1,2,3,4,5,6,7,8,9,10].map(n => call('add', {a: n, b: i.b}))); return xs }";
     let out = exec_with(
         grants(Grants::none().allow_host_fns(["add"])),
-        Lang::JavaScript,
+        Language::JavaScript,
         src,
         r#"{"b":100}"#,
     )
@@ -271,7 +282,7 @@ async fn host_calls_allowed_and_denied() {
     assert_eq!(v, json!([101, 102, 103, 104, 105, 106, 107, 108, 109, 110]));
     let e = exec_with(
         grants(Grants::none().allow_host_fns(["echo"])),
-        Lang::JavaScript,
+        Language::JavaScript,
         src,
         r#"{"b":1}"#,
     )
@@ -287,7 +298,7 @@ async fn events_allowed_and_denied() {
     let src = "import { emit } from 'warden:plugin/events';\nexport function run(i) { emit(i.topic, { id: 1 }); return 'sent' }";
     let out = exec_with(
         grants(Grants::none().allow_events("js.*")),
-        Lang::JavaScript,
+        Language::JavaScript,
         src,
         r#"{"topic":"js.created"}"#,
     )
@@ -302,7 +313,7 @@ async fn events_allowed_and_denied() {
     );
     let e = exec_with(
         grants(Grants::none().allow_events("js.*")),
-        Lang::JavaScript,
+        Language::JavaScript,
         src,
         r#"{"topic":"other"}"#,
     )
@@ -334,7 +345,7 @@ async fn the_engine_links_its_capabilities_per_call() {
 async fn built_plugins_run_like_any_component() {
     let f = fixture();
     let src = "import { get, set } from 'warden:plugin/kv';\nconst greeting = 'hello';\nexport async function run(input) {\n  const n = Number(get('n') ?? 0) + 1;\n  set('n', String(n));\n  return { greeting: `${greeting}, ${input.name}`, n };\n}";
-    let bytes = build_plugin(&f.host, "greeter", Lang::JavaScript, src)
+    let bytes = build_plugin(&f.host, "greeter", Language::JavaScript, src)
         .await
         .unwrap();
     let plugin = f.host.load_bytes("greeter", &bytes).unwrap();
@@ -366,7 +377,7 @@ async fn build_reports_syntax_errors_with_position() {
     let e = build_plugin(
         &fixture().host,
         "bad",
-        Lang::JavaScript,
+        Language::JavaScript,
         "export function run() {\n  return (;\n}",
     )
     .await
@@ -376,7 +387,7 @@ async fn build_reports_syntax_errors_with_position() {
     let e = build_plugin(
         &fixture().host,
         "bad-ts",
-        Lang::TypeScript,
+        Language::TypeScript,
         "export function run(x: ) {}",
     )
     .await

@@ -121,3 +121,39 @@ fn build_then_run_a_js_plugin() {
         "{out:#?}"
     );
 }
+
+/// Grant flags add to a `--trust` preset: an event topic and a kv quota
+/// given beside a trust level are granted (they were once dropped).
+#[test]
+fn grant_flags_add_to_a_trust_preset() {
+    let w = Warden::new();
+    let out = w.run_ok(&[
+        "exec",
+        "-e",
+        "() => { emit('t', {n: 1}); log('info', 'still low'); return 1 }",
+        "--trust",
+        "low",
+        "--allow-topic",
+        "t",
+    ]);
+    assert!(
+        out.stderr.contains(r#"[guest event t] {"n":1}"#),
+        "{out:#?}"
+    );
+    assert!(out.stderr.contains("still low"), "{out:#?}");
+
+    // 1.5 MB in kv: over the medium preset's 1 MiB quota, within 16 MiB.
+    let big = "() => { kv.set('big', 'x'.repeat(1500000)); return kv.get('big').length }";
+    let out = w.run(&["exec", "-e", big, "--trust", "medium"]);
+    assert_ne!(out.code, 0, "{out:#?}");
+    let out = w.run_ok(&[
+        "exec",
+        "-e",
+        big,
+        "--trust",
+        "medium",
+        "--kv-quota",
+        "16MiB",
+    ]);
+    assert_eq!(out.stdout.trim(), "1500000", "{out:#?}");
+}

@@ -1,7 +1,6 @@
 //! Controller metrics: one set of counters, read as a struct
 //! ([`MetricsSnapshot`]) or as Prometheus text (prometheus-client).
 
-use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64};
 use std::time::Duration;
@@ -12,7 +11,6 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use serde::Serialize;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ExecLabels {
@@ -36,61 +34,7 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(1e-6, 2.0, 27))
 }
 
-/// Counts for one runtime.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct RuntimeMetrics {
-    /// Executions that reached the runtime or were refused for it.
-    pub executions: u64,
-    /// Of those, successful.
-    pub succeeded: u64,
-    /// Of those, failed.
-    pub failed: u64,
-    /// Failures by error code.
-    pub failures_by_code: BTreeMap<String, u64>,
-    /// Sum of execution wall times, in microseconds.
-    pub latency_sum_us: u64,
-    /// Mean execution wall time, in microseconds.
-    pub latency_mean_us: f64,
-}
-
-/// A point-in-time copy of the controller's metrics.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct MetricsSnapshot {
-    /// Every `execute` (one-shot, by instance id, or as a job), finished.
-    pub executions: u64,
-    /// Of those, successful.
-    pub succeeded: u64,
-    /// Of those, failed (refusals, BUSY and cancellations included).
-    pub failed: u64,
-    /// Failures by error code, over all runtimes.
-    pub failures_by_code: BTreeMap<String, u64>,
-    /// By runtime (`-` for calls refused before a runtime was chosen).
-    pub by_runtime: BTreeMap<String, RuntimeMetrics>,
-    /// Calls waiting for a slot now.
-    pub queue_depth: i64,
-    /// Calls running now.
-    pub in_flight: i64,
-    /// Lookups of compiled code (one-shot `execute`) that hit the cache.
-    pub module_cache_hits: u64,
-    /// … and that missed it (compiled).
-    pub module_cache_misses: u64,
-    /// Jobs submitted.
-    pub jobs_submitted: u64,
-    /// Jobs cancelled.
-    pub jobs_cancelled: u64,
-}
-
-impl MetricsSnapshot {
-    /// Module-cache hit rate in [0, 1] (0 with no lookups).
-    pub fn module_cache_hit_rate(&self) -> f64 {
-        let total = self.module_cache_hits + self.module_cache_misses;
-        if total == 0 {
-            0.0
-        } else {
-            self.module_cache_hits as f64 / total as f64
-        }
-    }
-}
+pub use warden_api::{MetricsSnapshot, RuntimeMetrics};
 
 /// The live metrics.
 pub(crate) struct Metrics {
@@ -107,6 +51,8 @@ pub(crate) struct Metrics {
     hot: std::sync::RwLock<std::collections::HashMap<String, (Counter, Histogram)>>,
     cache_hit: Counter,
     cache_miss: Counter,
+    instance_hit: Counter,
+    instance_miss: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -158,6 +104,20 @@ impl Metrics {
                 result: "miss".into(),
             })
             .clone();
+        let instances = Family::<CacheLabels, Counter>::default();
+        registry.register(
+            "instance_cache_lookups",
+            "Instances of one-shot executions looked up by policy, by result (hit or miss)",
+            instances.clone(),
+        );
+        let instance = |result: &str| {
+            instances
+                .get_or_create(&CacheLabels {
+                    result: result.into(),
+                })
+                .clone()
+        };
+        let (instance_hit, instance_miss) = (instance("hit"), instance("miss"));
         registry.register("jobs_submitted", "Jobs submitted", jobs_submitted.clone());
         registry.register("jobs_cancelled", "Jobs cancelled", jobs_cancelled.clone());
         Metrics {
@@ -172,6 +132,8 @@ impl Metrics {
             hot: std::sync::RwLock::default(),
             cache_hit,
             cache_miss,
+            instance_hit,
+            instance_miss,
         }
     }
 
@@ -270,6 +232,16 @@ impl Metrics {
         }
     }
 
+    /// One instance lookup of a one-shot execution (lock-free: the
+    /// snapshot reads the counters).
+    pub(crate) fn instance_lookup(&self, hit: bool) {
+        if hit {
+            self.instance_hit.inc();
+        } else {
+            self.instance_miss.inc();
+        }
+    }
+
     pub(crate) fn job_submitted(&self) {
         self.jobs_submitted.inc();
         self.snap().jobs_submitted += 1;
@@ -284,6 +256,8 @@ impl Metrics {
         let mut s = self.snap().clone();
         s.queue_depth = self.queue_depth.get();
         s.in_flight = self.in_flight.get();
+        s.instance_cache_hits = self.instance_hit.get();
+        s.instance_cache_misses = self.instance_miss.get();
         s
     }
 

@@ -37,36 +37,22 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
-use super::runtime::{Complexity, Health, Language, Latency, RuntimeInfo};
+use super::runtime::{Health, Language, RuntimeInfo};
 use crate::error::{Error, Result};
 use crate::policy::Capability;
+pub use warden_api::{Decision, Hints, Rejection};
 
-/// What the caller knows about the code; the scheduler's input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Hints {
-    /// How fast one call must be (`None`: no requirement).
-    pub latency: Option<Latency>,
-    /// How much the code does (`None`: unknown, no requirement).
-    pub complexity: Option<Complexity>,
-    /// How long one run is expected to take.
-    #[serde(with = "crate::limits::opt_duration_ms")]
-    pub expected_duration: Option<Duration>,
-}
-
-impl Hints {
-    /// `; hints: latency low, complexity simple, expected 5 ms`, or nothing.
-    fn describe(&self) -> String {
+/// `; hints: latency low, complexity simple, expected 5 ms`, or nothing.
+fn describe_hints(hints: &Hints) -> String {
+    {
         let mut parts = Vec::new();
-        if let Some(l) = self.latency {
+        if let Some(l) = hints.latency {
             parts.push(format!("latency {}", l.as_str()));
         }
-        if let Some(c) = self.complexity {
+        if let Some(c) = hints.complexity {
             parts.push(format!("complexity {}", c.as_str()));
         }
-        if let Some(d) = self.expected_duration {
+        if let Some(d) = hints.expected_duration {
             parts.push(format!("expected {}", fmt_duration(d)));
         }
         if parts.is_empty() {
@@ -75,28 +61,6 @@ impl Hints {
             format!("; hints: {}", parts.join(", "))
         }
     }
-}
-
-/// Which runtime was chosen, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Decision {
-    /// The runtime.
-    pub runtime: String,
-    /// Why, in one sentence.
-    pub reason: String,
-    /// Whether the caller named the runtime.
-    pub overridden: bool,
-    /// The other candidates and why each was not chosen.
-    pub rejected: Vec<Rejection>,
-}
-
-/// A candidate that was not chosen.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Rejection {
-    /// The runtime.
-    pub runtime: String,
-    /// Why not.
-    pub reason: String,
 }
 
 /// A runtime as the scheduler sees it.
@@ -248,7 +212,7 @@ pub fn schedule(
             runtime: name.to_string(),
             reason: format!(
                 "{name} was requested; it runs {language}{}",
-                hints.describe()
+                describe_hints(hints)
             ),
             overridden: true,
             rejected: Vec::new(),
@@ -310,7 +274,7 @@ pub fn schedule(
     if others.is_empty() && !rejected.is_empty() {
         let _ = write!(reason, "; the only candidate left");
     }
-    reason.push_str(&hints.describe());
+    reason.push_str(&describe_hints(hints));
     Ok(Decision {
         runtime: info.name.clone(),
         reason,
