@@ -19,7 +19,7 @@ use warden_host::controller::runtime::{
     BoxFuture, CompileReport, CompiledModule, Complexity, Health, Input, Language, Latency,
     ModuleInstance, Runtime, RuntimeInfo, source_text,
 };
-use warden_host::{Error, ErrorCode, Outcome, Policy, Receipt, Result};
+use warden_host::{Error, Outcome, Policy, Receipt, Result};
 
 use crate::sidecar::SidecarClient;
 use crate::{EbpfError, Kernel, KernelOptions, RunOutput, Source};
@@ -52,16 +52,7 @@ struct Inner {
 
 /// An eBPF error as a warden error with the matching code.
 pub fn to_warden(e: EbpfError) -> Error {
-    let code = match e.code() {
-        "COMPILE" | "LOAD" => ErrorCode::Compile,
-        "INVALID_SOURCE" | "INVALID_INPUT" => ErrorCode::InvalidInput,
-        "VERIFIER_REJECTED" => ErrorCode::VerifierRejected,
-        "INPUT_TOO_LARGE" => ErrorCode::InputTooLarge,
-        "NOT_PERMITTED" | "SIDECAR" => ErrorCode::Unavailable,
-        "RUN" => ErrorCode::Trap,
-        "IO" => ErrorCode::Io,
-        _ => ErrorCode::Internal,
-    };
+    let code = e.error_code();
     Error::Runtime {
         runtime: "ebpf".into(),
         code,

@@ -4,6 +4,8 @@
 
 use std::io;
 
+use warden_api::ErrorCode;
+
 /// What the user is told when privileges are missing.
 const PRIVILEGE_NEEDED: &str = "CAP_BPF and CAP_NET_ADMIN (run as root)";
 
@@ -96,6 +98,20 @@ impl EbpfError {
             Self::InvalidInput { .. } => "INVALID_INPUT",
             Self::Sidecar { .. } => "SIDECAR",
             Self::Internal(_) => "INTERNAL",
+        }
+    }
+
+    /// The matching warden error code.
+    pub fn error_code(&self) -> ErrorCode {
+        match self {
+            Self::Compile { .. } | Self::Load { .. } => ErrorCode::Compile,
+            Self::InvalidSource { .. } | Self::InvalidInput { .. } => ErrorCode::InvalidInput,
+            Self::VerifierRejected { .. } => ErrorCode::VerifierRejected,
+            Self::BufferTooLarge { .. } => ErrorCode::InputTooLarge,
+            Self::NotPermitted { .. } | Self::Sidecar { .. } => ErrorCode::Unavailable,
+            Self::Run { .. } => ErrorCode::Trap,
+            Self::Io { .. } => ErrorCode::Io,
+            Self::Internal(_) => ErrorCode::Internal,
         }
     }
 

@@ -14,6 +14,8 @@ use std::io::{self, Read, Write};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use warden_api::{ErrorBody, ErrorCode};
+
 use crate::{EbpfError, MAX_INPUT_LEN, MapEntries, RunOutput, Source};
 
 /// The largest frame body accepted in either direction (1 MiB).
@@ -120,63 +122,63 @@ impl From<RunOutputDto> for RunOutput {
     }
 }
 
-/// A typed error on the wire: [`EbpfError::code`] plus its message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ErrorDto {
-    /// The stable code (`COMPILE`, `VERIFIER_REJECTED`, `INVALID_INPUT`, …).
-    pub code: String,
-    /// The payload of the error (diagnostics, verifier log, …).
-    pub message: String,
+/// An eBPF error on the wire: warden's one error body
+/// ([`warden_api::ErrorBody`]), its code the matching [`warden_api::ErrorCode`]
+/// and its detail `kind` the eBPF-specific kind ([`EbpfError::code`]), from
+/// which the client rebuilds the [`EbpfError`].
+pub fn error_body(e: &EbpfError) -> ErrorBody {
+    let message = match e {
+        EbpfError::Compile { message }
+        | EbpfError::InvalidSource { message }
+        | EbpfError::Load { message }
+        | EbpfError::Run { message }
+        | EbpfError::InvalidInput { message }
+        | EbpfError::Sidecar { message } => message.clone(),
+        EbpfError::VerifierRejected { log } => log.clone(),
+        EbpfError::Internal(m) => m.clone(),
+        other => other.to_string(),
+    };
+    ErrorBody::new(e.error_code(), message).with("kind", e.code())
 }
 
-impl From<&EbpfError> for ErrorDto {
-    fn from(e: &EbpfError) -> Self {
-        let message = match e {
-            EbpfError::Compile { message }
-            | EbpfError::InvalidSource { message }
-            | EbpfError::Load { message }
-            | EbpfError::Run { message }
-            | EbpfError::InvalidInput { message }
-            | EbpfError::Sidecar { message } => message.clone(),
-            EbpfError::VerifierRejected { log } => log.clone(),
-            EbpfError::Internal(m) => m.clone(),
-            other => other.to_string(),
-        };
-        Self {
-            code: e.code().to_owned(),
-            message,
-        }
-    }
+/// An error body of kind `kind` with `message` (for the sidecar's own
+/// refusals: a bad frame, an oversized one).
+pub fn error_body_of(kind: &str, code: ErrorCode, message: String) -> ErrorBody {
+    ErrorBody::new(code, message).with("kind", kind)
 }
 
-impl ErrorDto {
-    /// Rebuilds the [`EbpfError`] variant named by `code`; `data_len` is the
-    /// length of the request's input (for `INPUT_TOO_LARGE`).
-    pub fn into_error(self, data_len: usize) -> EbpfError {
-        let message = self.message;
-        match self.code.as_str() {
-            "COMPILE" => EbpfError::Compile { message },
-            "INVALID_SOURCE" => EbpfError::InvalidSource { message },
-            "VERIFIER_REJECTED" => EbpfError::VerifierRejected { log: message },
-            "INPUT_TOO_LARGE" => EbpfError::BufferTooLarge {
-                len: data_len,
-                max: MAX_INPUT_LEN,
-            },
-            "NOT_PERMITTED" => EbpfError::NotPermitted {
-                what: SIDECAR_PRIVILEGES,
-            },
-            "LOAD" => EbpfError::Load { message },
-            "RUN" => EbpfError::Run { message },
-            "IO" => EbpfError::Io {
-                context: "in the eBPF sidecar".into(),
-                source: io::Error::other(message),
-            },
-            "INVALID_INPUT" => EbpfError::InvalidInput { message },
-            "INTERNAL" => EbpfError::Internal(message),
-            code => EbpfError::Sidecar {
-                message: format!("the eBPF sidecar answered {code}: {message}"),
-            },
-        }
+/// Rebuild the [`EbpfError`] an [`error_body`] carries; `data_len` is the
+/// length of the request's input (for `INPUT_TOO_LARGE`).
+pub fn error_from_body(body: ErrorBody, data_len: usize) -> EbpfError {
+    let kind = body
+        .details
+        .get("kind")
+        .and_then(|k| k.as_str())
+        .map(str::to_string)
+        .unwrap_or_else(|| body.code.as_str().to_string());
+    let message = body.message;
+    match kind.as_str() {
+        "COMPILE" => EbpfError::Compile { message },
+        "INVALID_SOURCE" => EbpfError::InvalidSource { message },
+        "VERIFIER_REJECTED" => EbpfError::VerifierRejected { log: message },
+        "INPUT_TOO_LARGE" => EbpfError::BufferTooLarge {
+            len: data_len,
+            max: MAX_INPUT_LEN,
+        },
+        "NOT_PERMITTED" => EbpfError::NotPermitted {
+            what: SIDECAR_PRIVILEGES,
+        },
+        "LOAD" => EbpfError::Load { message },
+        "RUN" => EbpfError::Run { message },
+        "IO" => EbpfError::Io {
+            context: "in the eBPF sidecar".into(),
+            source: io::Error::other(message),
+        },
+        "INVALID_INPUT" => EbpfError::InvalidInput { message },
+        "INTERNAL" => EbpfError::Internal(message),
+        code => EbpfError::Sidecar {
+            message: format!("the eBPF sidecar answered {code}: {message}"),
+        },
     }
 }
 
@@ -187,7 +189,7 @@ pub struct Response {
     /// The request's id.
     pub id: u64,
     /// The run's outcome.
-    pub result: Result<RunOutputDto, ErrorDto>,
+    pub result: Result<RunOutputDto, ErrorBody>,
 }
 
 /// Why a frame could not be read or written.
@@ -322,17 +324,23 @@ mod tests {
         let e = EbpfError::Compile {
             message: "snippet.c:1:1: error".into(),
         };
-        let dto = ErrorDto::from(&e);
-        assert_eq!(dto.code, "COMPILE");
-        let back = dto.into_error(0);
+        let body = error_body(&e);
+        assert_eq!(body.code, ErrorCode::Compile);
+        assert_eq!(body.details["kind"], "COMPILE");
+        let back = error_from_body(body, 0);
         assert!(
             matches!(back, EbpfError::Compile { ref message } if message.contains("snippet.c"))
         );
-        let back = ErrorDto {
-            code: "INPUT_TOO_LARGE".into(),
-            message: String::new(),
-        }
-        .into_error(5000);
+        let body = error_body(&EbpfError::NotPermitted { what: "root" });
+        assert_eq!(body.code, ErrorCode::Unavailable);
+        assert!(matches!(
+            error_from_body(body, 0),
+            EbpfError::NotPermitted { .. }
+        ));
+        let back = error_from_body(
+            error_body_of("INPUT_TOO_LARGE", ErrorCode::InputTooLarge, String::new()),
+            5000,
+        );
         assert!(matches!(back, EbpfError::BufferTooLarge { len: 5000, .. }));
     }
 

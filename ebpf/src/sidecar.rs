@@ -24,9 +24,11 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
+use warden_api::ErrorCode;
+
 use crate::protocol::{
-    ErrorDto, FRAME_TOO_LARGE, FrameError, MAX_FRAME_LEN, Request, Response, RunOutputDto,
-    read_frame_blocking, write_message, write_message_blocking,
+    FRAME_TOO_LARGE, FrameError, MAX_FRAME_LEN, Request, Response, RunOutputDto, error_body,
+    error_body_of, error_from_body, read_frame_blocking, write_message, write_message_blocking,
 };
 use crate::{EbpfError, Kernel, RunOutput, Source};
 
@@ -133,6 +135,7 @@ impl Connections {
             let busy = error_response(
                 0,
                 "BUSY",
+                ErrorCode::Busy,
                 format!("the sidecar serves {MAX_CONNECTIONS} connections at most"),
             );
             let _ = write_message_blocking(&mut &stream, &busy);
@@ -188,6 +191,7 @@ fn handle_connection(stream: &StdUnixStream, runtime: &Kernel) {
                 let response = error_response(
                     0,
                     FRAME_TOO_LARGE,
+                    ErrorCode::InputTooLarge,
                     format!("frame of {len} bytes exceeds the {max}-byte limit; closing"),
                 );
                 let _ = write_message_blocking(&mut writer, &response);
@@ -203,7 +207,12 @@ fn handle_connection(stream: &StdUnixStream, runtime: &Kernel) {
                     .ok()
                     .and_then(|v| v.get("id").and_then(serde_json::Value::as_u64))
                     .unwrap_or(0);
-                error_response(id, "INVALID_INPUT", format!("malformed request: {e}"))
+                error_response(
+                    id,
+                    "INVALID_INPUT",
+                    ErrorCode::InvalidInput,
+                    format!("malformed request: {e}"),
+                )
             }
         };
         if write_message_blocking(&mut writer, &response).is_err() {
@@ -216,7 +225,7 @@ fn run_request(request: Request, runtime: &Kernel) -> Response {
     let source = Source::from(request.source);
     let result = match runtime.run(&source, &request.data) {
         Ok(out) => Ok(RunOutputDto::from(out)),
-        Err(e) => Err(ErrorDto::from(&e)),
+        Err(e) => Err(error_body(&e)),
     };
     Response {
         id: request.id,
@@ -224,13 +233,10 @@ fn run_request(request: Request, runtime: &Kernel) -> Response {
     }
 }
 
-fn error_response(id: u64, code: &str, message: String) -> Response {
+fn error_response(id: u64, kind: &str, code: ErrorCode, message: String) -> Response {
     Response {
         id,
-        result: Err(ErrorDto {
-            code: code.to_owned(),
-            message,
-        }),
+        result: Err(error_body_of(kind, code, message)),
     }
 }
 
@@ -331,7 +337,9 @@ impl SidecarClient {
         })?;
         match response.result {
             Ok(out) if response.id == id => Ok(out.into()),
-            Err(err) if response.id == id || response.id == 0 => Err(err.into_error(data.len())),
+            Err(err) if response.id == id || response.id == 0 => {
+                Err(error_from_body(err, data.len()))
+            }
             _ => Err(EbpfError::Sidecar {
                 message: format!(
                     "the eBPF sidecar answered request {} instead of {id}",

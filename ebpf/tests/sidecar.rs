@@ -137,14 +137,17 @@ async fn malformed_frames_get_invalid_input() {
     let resp = read_response(&mut raw).await;
     assert_eq!(resp.id, 0);
     let err = resp.result.expect_err("error");
-    assert_eq!(err.code, "INVALID_INPUT");
+    assert_eq!(err.code.as_str(), "INVALID_INPUT");
     // Valid JSON of the wrong shape keeps its id.
     write_frame(&mut raw, br#"{"id": 42, "source": {"kind": "bogus"}}"#)
         .await
         .expect("write");
     let resp = read_response(&mut raw).await;
     assert_eq!(resp.id, 42);
-    assert_eq!(resp.result.expect_err("error").code, "INVALID_INPUT");
+    assert_eq!(
+        resp.result.expect_err("error").code.as_str(),
+        "INVALID_INPUT"
+    );
     // The same connection still serves a good request.
     write_frame(
         &mut raw,
@@ -162,7 +165,10 @@ async fn malformed_frames_get_invalid_input() {
         .await
         .expect("write");
     let resp = read_response(&mut big).await;
-    assert_eq!(resp.result.expect_err("error").code, "FRAME_TOO_LARGE");
+    assert_eq!(
+        resp.result.expect_err("error").details["kind"],
+        "FRAME_TOO_LARGE"
+    );
     assert!(read_frame(&mut big).await.expect("clean eof").is_none());
     let mut client = SidecarClient::connect(&server.path).await.expect("connect");
     assert_eq!(
