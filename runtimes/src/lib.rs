@@ -3,8 +3,8 @@
 //! Every runtime warden ships, registered on one
 //! [`Controller`](warden_host::Controller): `wasm` and `rust` (from
 //! warden-host), `js` (warden-js), `python` (warden-python) and `ebpf`
-//! (warden-ebpf). The CLI, the server and the Node bindings build their
-//! controller here, so they schedule alike.
+//! (warden-ebpf). The CLI builds its controller here, so anything built on
+//! this crate schedules as the CLI does.
 //!
 //! ```
 //! # #[tokio::main(flavor = "multi_thread")]

@@ -1,8 +1,9 @@
 //! # warden-js
 //!
 //! JavaScript and TypeScript on warden. The engine is a WebAssembly component
-//! (`engine/`: QuickJS through the `javy` crate, built for wasm32-wasip2
-//! against the `warden:plugin/script-engine` world) embedded in this crate.
+//! (`engine/`: QuickJS-ng through `rquickjs` 0.14, built for wasm32-wasip2
+//! against the `warden:plugin/script-engine` world; `engine/src/lib.rs` says
+//! why not the `javy` crate) embedded in this crate.
 //! Two ways to run JS:
 //!
 //! - **Snippets** ([`JsEngine::prepare`] + [`JsPrepared::exec`]): source given
