@@ -1,23 +1,29 @@
 //! # warden
 //!
 //! The command-line front end of [`warden_host`]: run sandboxed WebAssembly
-//! components under an explicit capability policy, inspect what they import,
-//! warm the compilation cache, and benchmark warden against bare Wasmtime.
+//! components under an explicit capability policy, run code in any language
+//! through the runtime controller, bake JS/TS and Python plugins, inspect what
+//! plugins import, warm the compilation cache, and benchmark warden.
 //!
 //! ```text
 //! warden run hello.wasm --input '{"name":"x"}'
 //! warden run kv-counter.wasm --allow kv --input '{"key":"hits"}' --receipt
 //! warden run typed-exports.wasm --invoke 'add(1, 2)'
 //! warden run command.wasm --stdin notes.txt --arg -v
+//! warden exec -e 'async (i) => i.n * 2' --input '{"n": 21}'
+//! warden build plugin.py -o plugin.wasm
 //! warden inspect kv-counter.wasm --allow kv
 //! warden compile *.wasm
+//! warden runtimes --start
 //! warden bench
 //! ```
 //!
 //! Modules: [`args`] (the flags shared by several commands, and how they
 //! become a [`warden_host::Policy`] and a [`warden_host::Host`]), [`run`],
-//! [`inspect`], [`compile`], [`bench`], [`load`] (loading with a progress
-//! spinner) and [`report`] (error lines and the stable exit codes).
+//! [`script`] (`exec` and `build`), [`runtimes`], [`inspect`], [`compile`],
+//! [`bench`] (core), [`bench_controller`], [`bench_js`], [`bench_python`],
+//! [`load`] (loading with a progress spinner) and [`report`] (error lines and
+//! the stable exit codes).
 
 /// The exit-code table of `--help`; kept in step with [`report::exit_code`].
 macro_rules! exit_codes_help {
@@ -102,9 +108,10 @@ enum Command {
     /// List the controller's runtimes with their health (or, with
     /// --decisions, the scheduler's table).
     Runtimes(runtimes::RuntimesArgs),
-    /// Bake a JS/TS plugin into a pre-initialized component (exports `run`).
+    /// Bake a JS/TS or Python plugin into a pre-initialized component (exports `run`).
     Build(script::BuildArgs),
-    /// Benchmark warden against bare Wasmtime in one process.
+    /// Benchmark warden in one process: against bare Wasmtime (core), JS and
+    /// Python peers, or the controller against direct calls.
     #[command(after_long_help = bench::AFTER_HELP)]
     Bench(bench::BenchArgs),
 }

@@ -360,7 +360,7 @@ pub async fn build(args: BuildArgs) -> Result<ExitCode> {
         }
         Language::Rust | Language::Wasm => {
             return Err(usage(format!(
-                "`warden build` makes components from js, ts or python, not {lang}"
+                "`warden build` makes components from js, ts or python, not {lang} (build Rust guests with cargo; run C with `warden exec`)"
             )));
         }
         Language::Python => {
