@@ -6,7 +6,7 @@ WARDEN := target/release/warden
 GUESTS := target/guests/wasm32-wasip2/release
 STAMP := target/.setup-done
 
-.PHONY: setup demo test build guests lint bench bench-js bench-python fmt clean
+.PHONY: setup demo test build guests lint bench bench-js bench-python docs fmt clean
 
 # Idempotent; the stamp only skips re-running it within one checkout.
 setup: $(STAMP)
@@ -61,6 +61,13 @@ bench-js: build
 bench-python: build
 	cd bench/python && npm ci --no-audit --no-fund
 	$(WARDEN) bench python
+
+# The book (docs/book.toml, chapters in docs/src/) into docs/book/. Not part
+# of `make test`: its Rust examples run there as doctests already.
+MDBOOK_VERSION := 0.5.4
+docs:
+	@command -v mdbook >/dev/null || $(CARGO) install mdbook --locked --version $(MDBOOK_VERSION)
+	mdbook build docs
 
 fmt:
 	$(CARGO) fmt --all
