@@ -118,3 +118,9 @@ pub use warden_api as api;
 
 /// The WIT of the shared world, for `warden inspect` and tooling.
 pub const PLUGIN_WIT: &str = include_str!("../../wit/plugin.wit");
+
+// The book's chapter on embedding: its Rust examples run as doctests of this
+// crate (`cargo test --doc -p warden-host`), so the book cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/src/embedding.md")]
+pub struct EmbeddingGuide;

@@ -103,3 +103,9 @@ pub fn controller(host: &Host, options: Options) -> Result<Controller> {
     }
     builder.build()
 }
+
+// The book's chapter on the runtime controller: its Rust example runs as a
+// doctest of this crate (`cargo test --doc -p warden-runtimes`).
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/src/controller.md")]
+pub struct ControllerGuide;
