@@ -24,8 +24,9 @@ use warden_host::{Error, Outcome, Policy, Receipt, Result};
 use crate::sidecar::SidecarClient;
 use crate::{EbpfError, Kernel, KernelOptions, RunOutput, Source};
 
-/// Where programs run.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where programs run: `"in-process"` or `{"sidecar": "/path/to.sock"}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Mode {
     /// In this process (needs CAP_BPF and CAP_NET_ADMIN).
     InProcess,

@@ -107,15 +107,3 @@ fn verified_payload(bytes: &[u8]) -> Option<&[u8]> {
     let (sum, payload) = bytes[MAGIC.len()..].split_at(32);
     (blake3::hash(payload).as_bytes() == sum).then_some(payload)
 }
-
-/// The default cache directory: `$WARDEN_CACHE_DIR`, else `$XDG_CACHE_HOME/warden`,
-/// else `$HOME/.cache/warden`.
-pub fn default_cache_dir() -> Option<PathBuf> {
-    if let Some(d) = std::env::var_os("WARDEN_CACHE_DIR") {
-        return Some(PathBuf::from(d));
-    }
-    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
-        return Some(PathBuf::from(d).join("warden"));
-    }
-    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("warden"))
-}

@@ -6,18 +6,23 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::error::{Error, Result};
 
 /// How the engine is built. The defaults suit a multi-tenant server on a
-/// 64-bit host; every size is explicit so capacity is predictable.
-#[derive(Debug, Clone)]
+/// 64-bit host; every size is explicit so capacity is predictable. Data:
+/// a front end reads it from its flags, a TOML file or an options object
+/// (durations and sizes in `warden-api`'s one JSON form).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct EngineOptions {
     /// Meter fuel. Costs ~10 % of guest speed and changes compiled code, so
     /// it is an engine property (and part of the cache key), not per call.
     pub fuel: bool,
     /// Period of the epoch ticker: the resolution of timeouts.
+    #[serde(with = "warden_api::units::duration")]
     pub epoch_tick: Duration,
     /// Use the pooling allocator (fast, copy-on-write instantiation). Turn off
     /// only for tools that create one instance and exit.
@@ -26,6 +31,7 @@ pub struct EngineOptions {
     pub max_instances: u32,
     /// Largest linear memory a single memory may reach (pool slot size).
     /// Per-call memory limits sit below this.
+    #[serde(with = "warden_api::units::usize_size")]
     pub max_memory_size: usize,
     /// Largest table (elements) in the pool.
     pub max_table_elements: usize,
@@ -33,12 +39,14 @@ pub struct EngineOptions {
     /// componentize-py components have many).
     pub max_core_instances_per_component: u32,
     /// Guest stack size (a deep recursion traps with "call stack exhausted").
+    #[serde(with = "warden_api::units::usize_size")]
     pub max_wasm_stack: usize,
     /// Bytes of each recycled memory slot kept resident and reset in place
     /// (on Linux ≥ 6.7 only the dirty pages, found with PAGEMAP_SCAN) instead
     /// of being discarded: a fresh instance then takes no copy-on-write page
     /// faults for the memory its predecessor touched. Costs that much RSS
     /// per warm slot.
+    #[serde(with = "warden_api::units::usize_size")]
     pub keep_resident_bytes: usize,
     /// Drop finished stores on a background thread. Dropping a store resets
     /// its pool slot (the dirty pages copied back from the image), which for
@@ -46,6 +54,9 @@ pub struct EngineOptions {
     /// the background, the caller has its result first. At most
     /// [`RETIRE_QUEUE`] stores wait; beyond that they are dropped in place.
     pub deferred_teardown: bool,
+    /// Write `/tmp/perf-PID.map` so `perf report` names guest functions
+    /// (the CLI sets it from `WARDEN_PERFMAP=1`).
+    pub perfmap: bool,
 }
 
 /// Stores waiting for the background teardown at most.
@@ -64,6 +75,7 @@ impl Default for EngineOptions {
             max_wasm_stack: 1 << 20,
             keep_resident_bytes: 32 << 20,
             deferred_teardown: true,
+            perfmap: false,
         }
     }
 }
@@ -127,9 +139,9 @@ impl WardenEngine {
         // Fiber stacks must hold the guest stack plus host frames.
         config.async_stack_size(options.max_wasm_stack + (1 << 20));
         config.wasm_backtrace_max_frames(std::num::NonZeroUsize::new(32));
-        // For profiling: `WARDEN_PERFMAP=1` writes /tmp/perf-PID.map, so
-        // `perf report` names guest functions.
-        if std::env::var_os("WARDEN_PERFMAP").is_some_and(|v| v == "1") {
+        // For profiling: /tmp/perf-PID.map, so `perf report` names guest
+        // functions.
+        if options.perfmap {
             config.profiler(wasmtime::ProfilingStrategy::PerfMap);
         }
         if options.pooling {

@@ -71,6 +71,7 @@
 mod bindings;
 mod cache;
 pub mod capabilities;
+mod config;
 pub mod controller;
 mod engine;
 mod error;
@@ -90,10 +91,11 @@ pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-pub use cache::{CacheStatus, default_cache_dir};
+pub use cache::CacheStatus;
 pub use capabilities::events::{Event, EventSink, MemoryEventSink, TracingEventSink};
 pub use capabilities::host_call::{HostCall, HostFn, HostFuture};
 pub use capabilities::kv::{FileKv, KvBackend, KvError, MemoryKv};
+pub use config::{BuiltinFn, HostConfig, KvConfig};
 pub use controller::runtime::Complexity;
 pub use controller::{
     Controller, ControllerBuilder, ControllerOptions, ExecConfig, ExecuteRequest, Execution,

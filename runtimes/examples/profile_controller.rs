@@ -130,7 +130,7 @@ fn median(mut d: Vec<i64>) -> i64 {
 
 async fn js(n: u32) -> anyhow::Result<()> {
     let mut host = Host::builder();
-    if let Some(dir) = warden_host::default_cache_dir() {
+    if let Some(dir) = std::env::var_os("WARDEN_CACHE_DIR").map(std::path::PathBuf::from) {
         host = host.cache_dir(dir);
     }
     let host = host.build()?;

@@ -12,7 +12,7 @@
 //! use warden_host::{ExecuteRequest, Hints, Host, Language, Latency};
 //!
 //! let host = Host::builder().build()?;
-//! let controller = warden_runtimes::controller(&host, warden_runtimes::Options::default())?;
+//! let controller = warden_runtimes::controller(&host, warden_runtimes::RuntimesConfig::default())?;
 //!
 //! let request = ExecuteRequest::new(Language::TypeScript, "(i: {n: number}) => i.n * 2")
 //!     .input_json(r#"{"n": 21}"#)
@@ -30,9 +30,9 @@
 //! # Ok(()) }
 //! ```
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
 use warden_host::controller::rust::{RustOptions, RustRuntime};
 use warden_host::controller::wasm::WasmRuntime;
 use warden_host::{Controller, ControllerOptions, Host, Result};
@@ -46,10 +46,13 @@ pub use warden_python::runtime::PythonRuntime;
 /// with rustup.
 pub const DEFAULT_RUSTC: &str = env!("WARDEN_DEFAULT_RUSTC");
 
-/// Which runtimes to register, and how.
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// Controller-wide settings.
+/// Which runtimes a controller has and how they are set up, as data (a
+/// front end fills it from its flags, a TOML file or an options object;
+/// nothing here reads the environment). `wasm` is always registered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RuntimesConfig {
+    /// Controller-wide settings (admission, caches, jobs, the ceiling).
     pub controller: ControllerOptions,
     /// Register `js`.
     pub js: bool,
@@ -57,27 +60,31 @@ pub struct Options {
     pub python: bool,
     /// The `rust` runtime's compiler (`None`: do not register it).
     pub rust: Option<RustOptions>,
-    /// The `ebpf` runtime's mode (`None`: do not register it).
+    /// The `ebpf` runtime's mode: `"in-process"` or `{"sidecar": "/run/…sock"}`
+    /// (`None`: do not register it).
     pub ebpf: Option<EbpfMode>,
+    /// Start (pre-warm) every runtime when the controller is made with
+    /// [`controller_started`].
+    pub warm_up: bool,
 }
 
-impl Default for Options {
-    /// Everything: the Rust compiler from `WARDEN_RUSTC` or [`DEFAULT_RUSTC`],
-    /// and eBPF through the sidecar at `WARDEN_EBPF_SOCKET` when that is set,
-    /// else in this process.
+/// The earlier name of [`RuntimesConfig`].
+pub type Options = RuntimesConfig;
+
+impl Default for RuntimesConfig {
+    /// Everything: the Rust compiler [`DEFAULT_RUSTC`] (the pinned
+    /// toolchain's), eBPF in this process, no warm-up.
     fn default() -> Self {
-        Options {
+        RuntimesConfig {
             controller: ControllerOptions::default(),
             js: true,
             python: true,
             rust: Some(RustOptions {
-                rustc: vec![std::env::var("WARDEN_RUSTC").unwrap_or_else(|_| DEFAULT_RUSTC.into())],
+                rustc: vec![DEFAULT_RUSTC.into()],
                 ..RustOptions::default()
             }),
-            ebpf: Some(match std::env::var_os("WARDEN_EBPF_SOCKET") {
-                Some(p) if !p.is_empty() => EbpfMode::Sidecar(PathBuf::from(p)),
-                _ => EbpfMode::InProcess,
-            }),
+            ebpf: Some(EbpfMode::InProcess),
+            warm_up: false,
         }
     }
 }
@@ -85,7 +92,7 @@ impl Default for Options {
 /// A controller on `host` with the runtimes `options` asks for (`wasm`
 /// always). Nothing is started yet: call [`Controller::start`] to pre-warm,
 /// or let each runtime start on first use.
-pub fn controller(host: &Host, options: Options) -> Result<Controller> {
+pub fn controller(host: &Host, options: RuntimesConfig) -> Result<Controller> {
     let mut builder = Controller::builder()
         .options(options.controller)
         .register(Arc::new(WasmRuntime::new(host.clone())));
@@ -109,3 +116,19 @@ pub fn controller(host: &Host, options: Options) -> Result<Controller> {
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/src/controller.md")]
 pub struct ControllerGuide;
+
+/// [`controller`], then, when `config.warm_up`, every runtime started; a
+/// runtime that fails to start is left `failed` (listed with its reason) and
+/// the others serve.
+pub async fn controller_started(host: &Host, config: RuntimesConfig) -> Result<Controller> {
+    let warm_up = config.warm_up;
+    let c = controller(host, config)?;
+    if warm_up {
+        for (name, result) in c.start().await {
+            if let Err(e) = result {
+                tracing::warn!(runtime = %name, "warm-up failed: {e}");
+            }
+        }
+    }
+    Ok(c)
+}

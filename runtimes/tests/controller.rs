@@ -998,3 +998,41 @@ async fn requests_over_the_ceiling_are_refused_with_the_field() {
     assert_eq!(report["error"]["details"]["field"], "trust");
     assert_eq!(report["error"]["details"]["allowed"], "at most low");
 }
+
+/// A runtimes config is data: it reads from JSON (what a server's TOML or
+/// the Node binding's options give), refuses unknown fields, and the
+/// controller it makes has the runtimes it names.
+#[tokio::test(flavor = "multi_thread")]
+async fn runtimes_config_is_data() {
+    let config: warden_runtimes::RuntimesConfig = serde_json::from_value(json!({
+        "python": false,
+        "rust": null,
+        "ebpf": null,
+        "controller": { "max_in_flight": 2, "job_ttl": "1m", "max_code_bytes": "1MiB",
+                         "ceiling": { "max_trust": "medium" } }
+    }))
+    .unwrap();
+    assert_eq!(config.controller.job_ttl, Duration::from_secs(60));
+    assert_eq!(config.controller.max_code_bytes, 1 << 20);
+    let c = warden_runtimes::controller(&host(), config.clone()).unwrap();
+    let names: Vec<String> = c
+        .runtimes()
+        .await
+        .into_iter()
+        .map(|r| r.info.name)
+        .collect();
+    assert_eq!(names, ["wasm", "js"]);
+    let e = c
+        .execute(
+            ExecuteRequest::new(Language::JavaScript, "() => 1")
+                .config(ExecConfig::default().with_trust(TrustLevel::High)),
+        )
+        .await;
+    assert_eq!(e.result.unwrap_err().code().as_str(), "OVER_CEILING");
+    let e = serde_json::from_value::<warden_runtimes::RuntimesConfig>(json!({"pyhton": false}))
+        .unwrap_err();
+    assert!(e.to_string().contains("unknown field `pyhton`"), "{e}");
+    let sidecar: warden_runtimes::RuntimesConfig =
+        serde_json::from_value(json!({"ebpf": {"sidecar": "/run/w.sock"}})).unwrap();
+    assert_eq!(sidecar.ebpf, Some(EbpfMode::Sidecar("/run/w.sock".into())));
+}

@@ -105,8 +105,10 @@ use jobs::Job;
 use metrics::Metrics;
 use registry::{Registered, RtState};
 
-/// Controller-wide settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Controller-wide settings, as data (durations and sizes in `warden-api`'s
+/// one JSON form).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ControllerOptions {
     /// Calls running at once (all runtimes together).
     pub max_in_flight: usize,
@@ -115,12 +117,15 @@ pub struct ControllerOptions {
     /// Compiled modules kept for one-shot `execute` (least recently used out).
     pub module_cache_capacity: usize,
     /// Largest source or Wasm accepted, in bytes (`INPUT_TOO_LARGE` above).
+    #[serde(with = "warden_api::units::usize_size")]
     pub max_code_bytes: usize,
     /// How long a finished job's result is kept.
+    #[serde(with = "warden_api::units::duration")]
     pub job_ttl: Duration,
     /// Most jobs kept (finished ones expire first); a submit beyond is `BUSY`.
     pub max_jobs: usize,
     /// How long a runtime whose start failed waits before a call may retry it.
+    #[serde(with = "warden_api::units::duration")]
     pub retry_failed_start_after: Duration,
     /// The most any call may ask for (default: everything); a front end
     /// with per-caller ceilings passes its own to

@@ -85,7 +85,8 @@ fn main() {
 "#;
 
 /// Settings of the Rust runtime.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct RustOptions {
     /// The compiler command: the program and any leading arguments (e.g.
     /// `["rustup", "run", "1.99.1", "rustc"]`). Default: `["rustc"]`.
