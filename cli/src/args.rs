@@ -7,8 +7,8 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::Args;
 use warden_host::{
-    Capability, Ceiling, EngineOptions, Event, ExecConfig, FileKv, Grants, Host, HostBuilder,
-    HostFnGrant, KvGrant, LimitOverrides, Policy, TrustLevel, lower_config,
+    BuiltinFn, Capability, Ceiling, EngineOptions, Event, ExecConfig, Grants, Host, HostConfig,
+    HostFnGrant, KvConfig, KvGrant, LimitOverrides, Policy, TrustLevel, lower_config,
 };
 
 use crate::report::usage;
@@ -133,9 +133,7 @@ impl CacheArgs {
         if self.no_cache {
             None
         } else {
-            self.cache_dir
-                .clone()
-                .or_else(warden_host::default_cache_dir)
+            self.cache_dir.clone().or_else(default_cache_dir)
         }
     }
 }
@@ -384,33 +382,47 @@ pub struct HostOptions<'a> {
     pub kv_dir: Option<&'a Path>,
 }
 
-/// A host with the CLI's built-in host functions (`echo`, `now`), events
-/// printed to stderr, and the cache from `cache`.
+/// The default cache directory: `$WARDEN_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/warden`, else `$HOME/.cache/warden`. (The libraries read
+/// no environment; the CLI maps it into their configs.)
+pub fn default_cache_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("WARDEN_CACHE_DIR") {
+        return Some(PathBuf::from(d));
+    }
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
+        return Some(PathBuf::from(d).join("warden"));
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("warden"))
+}
+
+/// The host config of these flags and the environment: the cache, a fuel
+/// engine with `--fuel`, `WARDEN_PERFMAP=1` for perf, file kv with
+/// `--kv-dir`, and the built-in `echo` and `now` host functions.
+pub fn host_config(cache: &CacheArgs, options: HostOptions<'_>) -> HostConfig {
+    HostConfig {
+        cache_dir: cache.dir(),
+        engine: EngineOptions {
+            fuel: options.fuel,
+            perfmap: std::env::var_os("WARDEN_PERFMAP").is_some_and(|v| v == "1"),
+            ..EngineOptions::default()
+        },
+        kv: match options.kv_dir {
+            Some(dir) => KvConfig::Dir {
+                path: dir.to_path_buf(),
+            },
+            None => KvConfig::Memory,
+        },
+        host_fns: vec![BuiltinFn::Echo, BuiltinFn::Now],
+    }
+}
+
+/// A host for [`host_config`], with guest events printed to stderr.
 pub fn build_host(cache: &CacheArgs, options: HostOptions<'_>) -> Result<Host> {
-    let mut builder: HostBuilder = Host::builder()
-        .host_fn("echo", |call| async move { Ok(call.args) })
-        .host_fn("now", |_call| async move {
-            let ms = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_err(|e| format!("the system clock is before 1970: {e}"))?
-                .as_millis();
-            Ok(serde_json::json!(ms as u64))
-        })
+    let builder = host_config(cache, options)
+        .builder()?
         .event_sink(|event: Event| {
             eprintln!("[guest event {}] {}", event.topic, event.payload);
         });
-    if let Some(dir) = cache.dir() {
-        builder = builder.cache_dir(dir);
-    }
-    if options.fuel {
-        builder = builder.engine(EngineOptions {
-            fuel: true,
-            ..EngineOptions::default()
-        });
-    }
-    if let Some(dir) = options.kv_dir {
-        builder = builder.kv(FileKv::open(dir)?);
-    }
     Ok(builder.build()?)
 }
 

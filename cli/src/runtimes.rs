@@ -44,13 +44,17 @@ pub fn controller(
     host: &warden_host::Host,
     ebpf_socket: Option<&std::path::Path>,
 ) -> Result<warden_host::Controller> {
-    let options = warden_runtimes::Options {
+    let mut options = warden_runtimes::RuntimesConfig {
         ebpf: Some(match ebpf_socket {
             Some(p) => EbpfMode::Sidecar(p.to_path_buf()),
             None => EbpfMode::InProcess,
         }),
-        ..warden_runtimes::Options::default()
+        ..warden_runtimes::RuntimesConfig::default()
     };
+    // The compiler of the rust runtime: `WARDEN_RUSTC`, else the pinned one.
+    if let (Some(rust), Ok(rustc)) = (options.rust.as_mut(), std::env::var("WARDEN_RUSTC")) {
+        rust.rustc = vec![rustc];
+    }
     Ok(warden_runtimes::controller(host, options)?)
 }
 
