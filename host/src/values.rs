@@ -275,3 +275,71 @@ pub fn json_to_val(json: &Json, ty: &Type) -> Result<Val, String> {
         }
     })
 }
+
+/// The WIT signature of a component function, e.g. `func(a: s32) -> s32`.
+pub(crate) fn signature(f: &wasmtime::component::types::ComponentFunc) -> String {
+    let params: Vec<String> = f
+        .params()
+        .map(|(n, t)| format!("{n}: {}", type_name(&t)))
+        .collect();
+    let results: Vec<String> = f.results().map(|t| type_name(&t)).collect();
+    match results.len() {
+        0 => format!("func({})", params.join(", ")),
+        _ => format!("func({}) -> {}", params.join(", "), results.join(", ")),
+    }
+}
+
+fn type_name(t: &wasmtime::component::Type) -> String {
+    use wasmtime::component::Type as T;
+    match t {
+        T::Bool => "bool".into(),
+        T::S8 => "s8".into(),
+        T::U8 => "u8".into(),
+        T::S16 => "s16".into(),
+        T::U16 => "u16".into(),
+        T::S32 => "s32".into(),
+        T::U32 => "u32".into(),
+        T::S64 => "s64".into(),
+        T::U64 => "u64".into(),
+        T::Float32 => "f32".into(),
+        T::Float64 => "f64".into(),
+        T::Char => "char".into(),
+        T::String => "string".into(),
+        T::List(l) => format!("list<{}>", type_name(&l.ty())),
+        T::Option(o) => format!("option<{}>", type_name(&o.ty())),
+        T::Result(r) => format!(
+            "result<{}, {}>",
+            r.ok().map(|t| type_name(&t)).unwrap_or("_".into()),
+            r.err().map(|t| type_name(&t)).unwrap_or("_".into())
+        ),
+        T::Tuple(t) => format!(
+            "tuple<{}>",
+            t.types()
+                .map(|t| type_name(&t))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        T::Record(r) => format!(
+            "record {{ {} }}",
+            r.fields()
+                .map(|f| format!("{}: {}", f.name, type_name(&f.ty)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        T::Enum(e) => format!("enum {{ {} }}", e.names().collect::<Vec<_>>().join(", ")),
+        T::Variant(v) => format!(
+            "variant {{ {} }}",
+            v.cases()
+                .map(|c| match c.ty {
+                    Some(t) => format!("{}({})", c.name, type_name(&t)),
+                    None => c.name.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        T::Flags(f) => format!("flags {{ {} }}", f.names().collect::<Vec<_>>().join(", ")),
+        T::Own(_) => "own<resource>".into(),
+        T::Borrow(_) => "borrow<resource>".into(),
+        other => format!("{other:?}").to_lowercase(),
+    }
+}

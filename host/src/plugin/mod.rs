@@ -1,0 +1,319 @@
+//! Plugins and calls.
+//!
+//! [`Plugin`] is a compiled component with its `InstancePre` (made once at
+//! load). [`Plugin::prepare`] checks the component's imports against a
+//! [`Policy`] once and returns a [`Prepared`]; each call on it then creates a
+//! fresh store with the limits and the granted capability contexts,
+//! instantiates from the pooling allocator, calls, and drops everything —
+//! unless reuse was asked for with [`Prepared::with_reuse`].
+//!
+//! Here: [`Plugin`] (loading, kinds, exports, `prepare`); `prepared` (the
+//! store of a call, limits, `run` and `run_command`); `invoke` (any export
+//! with WAVE or JSON arguments); `outcome` (what every call returns, and the
+//! script engines' error mapping). The WIT type printer is in
+//! `crate::values`.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use wasmtime::Store;
+use wasmtime::component::types::ComponentItem;
+use wasmtime::component::{Component, InstancePre, Val};
+use wasmtime_wasi::p2::bindings::CommandPre;
+
+use crate::bindings::PluginPre;
+use crate::cache::CacheStatus;
+use crate::error::{Error, Result};
+use crate::host::{Host, SourceKind};
+use crate::limits::{Limits, Tripped};
+use crate::policy::{Grants, ImportCheck, Policy, check_imports_with};
+
+use crate::state::{CallState, Captures};
+
+/// What a component is, by its exports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PluginKind {
+    /// Exports `run: func(input: string) -> result<string, string>`.
+    Plugin,
+    /// Exports `wasi:cli/run` (a WASI command).
+    Command,
+    /// Neither: call its exports with [`Prepared::invoke`].
+    Library,
+}
+
+impl PluginKind {
+    /// `plugin`, `command` or `library`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PluginKind::Plugin => "plugin",
+            PluginKind::Command => "command",
+            PluginKind::Library => "library",
+        }
+    }
+}
+
+/// An exported function.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ExportFunc {
+    /// The exported instance (interface) holding it, if any.
+    pub instance: Option<String>,
+    /// The function's name.
+    pub name: String,
+    /// Its signature, e.g. `func(a: s32, b: s32) -> s32`.
+    pub signature: String,
+}
+
+impl ExportFunc {
+    /// `instance#name` or `name`.
+    pub fn path(&self) -> String {
+        match &self.instance {
+            Some(i) => format!("{i}#{}", self.name),
+            None => self.name.clone(),
+        }
+    }
+}
+
+pub(crate) struct PluginInner {
+    host: Host,
+    name: Arc<str>,
+    component: Component,
+    source: SourceKind,
+    hash: String,
+    cache: CacheStatus,
+    imports: Vec<String>,
+    funcs: Vec<ExportFunc>,
+    kind: PluginKind,
+    /// `Err` when the linker cannot satisfy an import (reported at prepare).
+    pre: std::result::Result<InstancePre<CallState>, String>,
+    plugin_pre: Option<PluginPre<CallState>>,
+    command_pre: Option<CommandPre<CallState>>,
+}
+
+impl PluginInner {
+    pub(crate) fn new(
+        host: Host,
+        name: &str,
+        component: Component,
+        source: SourceKind,
+        hash: String,
+        cache: CacheStatus,
+    ) -> Result<Self> {
+        let engine = host.inner.engine.wasmtime();
+        let ty = component.component_type();
+        let imports: Vec<String> = ty.imports(engine).map(|(n, _)| n.to_string()).collect();
+        let mut funcs = Vec::new();
+        let mut exports_cli_run = false;
+        for (export, item) in ty.exports(engine) {
+            match &item.ty {
+                ComponentItem::ComponentFunc(f) => funcs.push(ExportFunc {
+                    instance: None,
+                    name: export.to_string(),
+                    signature: signature(f),
+                }),
+                ComponentItem::ComponentInstance(inst) => {
+                    if export.starts_with("wasi:cli/run@") {
+                        exports_cli_run = true;
+                    }
+                    for (fname, fitem) in inst.exports(engine) {
+                        if let ComponentItem::ComponentFunc(f) = &fitem.ty {
+                            funcs.push(ExportFunc {
+                                instance: Some(export.to_string()),
+                                name: fname.to_string(),
+                                signature: signature(f),
+                            });
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        let pre = host
+            .inner
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| format!("{e:#}"));
+        let plugin_pre = pre
+            .as_ref()
+            .ok()
+            .and_then(|p| PluginPre::new(p.clone()).ok());
+        let command_pre = pre
+            .as_ref()
+            .ok()
+            .and_then(|p| CommandPre::new(p.clone()).ok());
+        let kind = if plugin_pre.is_some() {
+            PluginKind::Plugin
+        } else if exports_cli_run {
+            PluginKind::Command
+        } else {
+            PluginKind::Library
+        };
+        Ok(PluginInner {
+            host,
+            name: name.into(),
+            component,
+            source,
+            hash,
+            cache,
+            imports,
+            funcs,
+            kind,
+            pre,
+            plugin_pre,
+            command_pre,
+        })
+    }
+}
+
+mod invoke;
+mod outcome;
+mod prepared;
+
+use crate::values::signature;
+pub use outcome::{Invoked, Outcome, RunOutput, script_error};
+pub use prepared::Prepared;
+
+/// A loaded, compiled plugin. Cheap to clone.
+#[derive(Clone)]
+pub struct Plugin {
+    inner: Arc<PluginInner>,
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("name", &self.inner.name)
+            .field("kind", &self.inner.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Plugin {
+    pub(crate) fn from_inner(inner: PluginInner) -> Self {
+        Plugin {
+            inner: Arc::new(inner),
+        }
+    }
+
+    pub(crate) fn from_arc(inner: Arc<PluginInner>) -> Self {
+        Plugin { inner }
+    }
+
+    pub(crate) fn downgrade(&self) -> std::sync::Weak<PluginInner> {
+        Arc::downgrade(&self.inner)
+    }
+
+    /// The plugin's name (file stem or the name given to `load_bytes`).
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Plugin, command or library.
+    pub fn kind(&self) -> PluginKind {
+        self.inner.kind
+    }
+
+    /// What the bytes were before they became a component.
+    pub fn source_kind(&self) -> SourceKind {
+        self.inner.source
+    }
+
+    /// BLAKE3 of the component bytes (first 128 bits, hex).
+    pub fn content_hash(&self) -> &str {
+        &self.inner.hash
+    }
+
+    /// Whether loading hit the `.cwasm` cache.
+    pub fn cache_status(&self) -> CacheStatus {
+        self.inner.cache
+    }
+
+    /// The component's import names.
+    pub fn imports(&self) -> &[String] {
+        &self.inner.imports
+    }
+
+    /// Every exported function, top-level and inside exported instances.
+    pub fn exports(&self) -> &[ExportFunc] {
+        &self.inner.funcs
+    }
+
+    /// Does it export `warden:plugin/script` (a script engine)?
+    pub fn is_script_engine(&self) -> bool {
+        self.inner.funcs.iter().any(|f| {
+            f.instance
+                .as_deref()
+                .is_some_and(|i| i.starts_with("warden:plugin/script@"))
+        })
+    }
+
+    /// The compiled component.
+    pub fn component(&self) -> &Component {
+        &self.inner.component
+    }
+
+    /// Check the imports against `policy` and get a handle for calls.
+    /// Fails with `CAPABILITY_DENIED` naming the first import the grants do
+    /// not cover; no guest code has run.
+    ///
+    /// A script engine (a component exporting `warden:plugin/script`, such as
+    /// warden's JS engine and the plugins `warden build` makes with it) imports
+    /// every warden capability whatever its script uses, so for it those are
+    /// linked and checked call by call ([`ImportCheck::AtCall`]): the script
+    /// gets a catchable denial. WASI capabilities and unknown imports are
+    /// refused here for every component.
+    pub fn prepare(&self, policy: Policy) -> Result<Prepared> {
+        let mode = if self.is_script_engine() {
+            ImportCheck::AtCall
+        } else {
+            ImportCheck::AtLink
+        };
+        let name = &*self.inner.name;
+        check_imports_with(
+            name,
+            self.inner.imports.iter().map(String::as_str),
+            &policy.grants,
+            mode,
+        )?;
+        if let Err(msg) = &self.inner.pre {
+            return Err(Error::CapabilityDenied {
+                plugin: name.to_string(),
+                capability: "unknown".into(),
+                detail: msg.clone(),
+            });
+        }
+        for d in &policy.grants.dirs {
+            if !d.host.is_dir() {
+                return Err(Error::io(
+                    format!("granting directory {}", d.host.display()),
+                    std::io::Error::new(std::io::ErrorKind::NotFound, "not a directory"),
+                ));
+            }
+        }
+        let receipt_dirs = policy
+            .grants
+            .dirs
+            .iter()
+            .map(|d| {
+                format!(
+                    "{} -> {} ({})",
+                    d.host.display(),
+                    d.guest,
+                    if d.writable { "rw" } else { "ro" }
+                )
+            })
+            .collect();
+        Ok(Prepared {
+            plugin: self.clone(),
+            grants: Arc::new(policy.grants),
+            limits: Arc::new(policy.limits),
+            receipt_dirs: Arc::new(receipt_dirs),
+            reuse: None,
+        })
+    }
+
+    /// `prepare(policy)` then [`Prepared::run`].
+    pub async fn run(&self, policy: Policy, input: &str) -> Result<RunOutput> {
+        self.prepare(policy)?.run(input).await.into_result()
+    }
+}
