@@ -51,6 +51,7 @@ mod ceiling;
 mod error;
 mod grants;
 pub mod interfaces;
+mod language;
 mod limits;
 mod receipt;
 mod report;
@@ -63,13 +64,14 @@ pub use grants::{
     Capability, DirGrant, EnvGrant, Grants, HostFnGrant, KvGrant, Pattern, TrustLevel,
 };
 pub use interfaces::{ImportClass, classify_import};
+pub use language::{Complexity, Hints, Language, Latency};
 pub use limits::{LimitOverrides, Limits, Policy};
 pub use receipt::{HostCalls, LogLine, Receipt};
 pub use report::{
     CompileReport, Decision, ExecutionReport, Health, JobState, JobStatus, MetricsSnapshot,
     Rejection, RuntimeInfo, RuntimeMetrics, RuntimeState, RuntimeStatus,
 };
-pub use request::{Blob, Complexity, ExecConfig, ExecuteRequest, Hints, Input, Language, Latency};
+pub use request::{Blob, ExecConfig, ExecuteRequest, Input};
 
 /// JSON Schemas of the wire types.
 pub mod schema {

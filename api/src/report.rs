@@ -11,8 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ErrorBody;
 use crate::grants::Capability;
+use crate::language::{Complexity, Language, Latency};
 use crate::receipt::{LogLine, Receipt};
-use crate::request::{Blob, Complexity, Language, Latency};
+use crate::request::Blob;
 
 /// Which runtime was chosen, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
