@@ -129,7 +129,10 @@ fn median(mut d: Vec<i64>) -> i64 {
 }
 
 async fn js(n: u32) -> anyhow::Result<()> {
-    let mut host = Host::builder();
+    let mut host = Host::builder().engine(warden_host::EngineOptions {
+        perfmap: std::env::var_os("WARDEN_PERFMAP").is_some_and(|v| v == "1"),
+        ..Default::default()
+    });
     if let Some(dir) = std::env::var_os("WARDEN_CACHE_DIR").map(std::path::PathBuf::from) {
         host = host.cache_dir(dir);
     }

@@ -10,7 +10,11 @@ use warden_python::PythonEngine;
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> Result<(), warden_host::Error> {
     let cache = std::env::temp_dir().join("warden-python-profile-cache");
-    let mut options = EngineOptions::default();
+    let mut options = EngineOptions {
+        // `WARDEN_PERFMAP=1`: a perf map so `perf report` names guest functions.
+        perfmap: std::env::var_os("WARDEN_PERFMAP").is_some_and(|v| v == "1"),
+        ..EngineOptions::default()
+    };
     // `KEEP_RESIDENT_MIB=N`: try another resident size for recycled slots.
     if let Some(mib) = std::env::var("KEEP_RESIDENT_MIB")
         .ok()
