@@ -1,0 +1,27 @@
+//! `warden-bench` end to end: the core suite on the hello guest, a few calls
+//! per row, as JSON.
+
+use std::process::Command;
+
+#[test]
+fn bench_smoke() {
+    let out = Command::new(env!("CARGO_BIN_EXE_warden-bench"))
+        .args([
+            "--iterations",
+            "40",
+            "--plugin",
+            warden_fixtures::HELLO,
+            "--json",
+        ])
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("spawn warden-bench");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("bench JSON");
+    let rows = v["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 6);
+    for r in rows {
+        assert!(r["median_ns"].as_f64().unwrap() > 0.0, "{r}");
+    }
+}
