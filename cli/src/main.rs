@@ -3,7 +3,8 @@
 //! The command-line front end of [`warden_host`]: run sandboxed WebAssembly
 //! components under an explicit capability policy, run code in any language
 //! through the runtime controller, bake JS/TS and Python plugins, inspect what
-//! plugins import, warm the compilation cache, and benchmark warden.
+//! plugins import, and warm the compilation cache. (The benchmarks are the
+//! separate `warden-bench` binary, crate `bench/`.)
 //!
 //! ```text
 //! warden run hello.wasm --input '{"name":"x"}'
@@ -15,13 +16,11 @@
 //! warden inspect kv-counter.wasm --allow kv
 //! warden compile *.wasm
 //! warden runtimes --start
-//! warden bench
 //! ```
 //!
 //! Modules: [`args`] (the flags shared by several commands, and how they
 //! become a [`warden_host::Policy`] and a [`warden_host::Host`]), [`run`],
 //! [`script`] (`exec` and `build`), [`runtimes`], [`inspect`], [`compile`],
-//! [`bench`] (core), [`bench_controller`], [`bench_js`], [`bench_python`],
 //! [`load`] (loading with a progress spinner) and [`report`] (error lines and
 //! the stable exit codes).
 
@@ -48,10 +47,6 @@ backtraces)."
 }
 
 mod args;
-mod bench;
-mod bench_controller;
-mod bench_js;
-mod bench_python;
 mod compile;
 mod inspect;
 mod load;
@@ -110,10 +105,6 @@ enum Command {
     Runtimes(runtimes::RuntimesArgs),
     /// Bake a JS/TS or Python plugin into a pre-initialized component (exports `run`).
     Build(script::BuildArgs),
-    /// Benchmark warden in one process: against bare Wasmtime (core), JS and
-    /// Python peers, or the controller against direct calls.
-    #[command(after_long_help = bench::AFTER_HELP)]
-    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -143,7 +134,6 @@ fn main() -> ExitCode {
             Command::Exec(args) => script::exec(args, verbose).await,
             Command::Runtimes(args) => runtimes::runtimes(args).await,
             Command::Build(args) => script::build(args).await,
-            Command::Bench(args) => bench::bench(args).await,
         }
     });
     match result {

@@ -1,4 +1,4 @@
-//! The command line itself: flag errors, help and version, the compile cache, bench smoke.
+//! The command line itself: flag errors, help and version, the compile cache.
 
 use warden_fixtures as fx;
 
@@ -49,23 +49,4 @@ fn help_documents_exit_codes_and_version_works() {
     let out = w.run(&["--version"]);
     assert_eq!(out.code, 0);
     assert!(out.stdout.starts_with("warden "), "{}", out.stdout);
-}
-
-#[test]
-fn bench_smoke() {
-    let w = Warden::new();
-    let out = w.run_ok(&[
-        "bench",
-        "--iterations",
-        "40",
-        "--plugin",
-        fx::HELLO,
-        "--json",
-    ]);
-    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("bench JSON");
-    let rows = v["rows"].as_array().unwrap();
-    assert_eq!(rows.len(), 6);
-    for r in rows {
-        assert!(r["median_ns"].as_f64().unwrap() > 0.0, "{r}");
-    }
 }
