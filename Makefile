@@ -3,6 +3,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 WARDEN := target/release/warden
+WARDEN_BENCH := target/release/warden-bench
 GUESTS := target/guests/wasm32-wasip2/release
 STAMP := target/.setup-done
 
@@ -14,7 +15,8 @@ $(STAMP): scripts/setup.sh rust-toolchain.toml
 	./scripts/setup.sh
 	@mkdir -p target && touch $(STAMP)
 
-# Builds the host, the CLI and (through tests/fixtures/build.rs) every guest.
+# Builds the host, the CLI, warden-bench and (through tests/fixtures/build.rs)
+# every guest.
 build: setup
 	$(CARGO) build --release --workspace
 
@@ -48,19 +50,20 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 
+# The core suite (warden vs bare Wasmtime), then the controller suite.
 bench: build
-	$(WARDEN) bench
-	$(WARDEN) bench controller
+	$(WARDEN_BENCH)
+	$(WARDEN_BENCH) controller
 
 # JS peers (isolated-vm, quickjs-emscripten) from npm, then the JS suite.
 bench-js: build
 	cd bench/js && npm ci --no-audit --no-fund
-	$(WARDEN) bench js
+	$(WARDEN_BENCH) js
 
 # Python peer (pyodide) from npm, then the Python suite.
 bench-python: build
 	cd bench/python && npm ci --no-audit --no-fund
-	$(WARDEN) bench python
+	$(WARDEN_BENCH) python
 
 # The book (docs/book.toml, chapters in docs/src/) into docs/book/. Not part
 # of `make test`: its Rust examples run there as doctests already.
