@@ -1,4 +1,4 @@
-// The peers of `warden bench js`, run by warden in the same benchmark run.
+// The peers of `warden-bench js`, run by warden-bench in the same benchmark run.
 // Each call gets a fresh sandbox; module loading (the setup) stays outside
 // the timed loop, as warden's engine pre-initialization does:
 //   isolated-vm:        a new Isolate + Context per call (V8), disposed after

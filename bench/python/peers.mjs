@@ -1,4 +1,4 @@
-// The pyodide peer of `warden bench python`, run by warden in the same run.
+// The pyodide peer of `warden-bench python`, run by warden-bench in the same run.
 // Setup (loading pyodide) stays outside the timed loop. Each call gets a fresh
 // globals namespace; the interpreter, its modules and the JS heap are shared,
 // so this isolates names only — not memory, not modules, not time.
