@@ -286,12 +286,12 @@ pub async fn bench_controller(
     let with_ebpf = is_root();
     let controller = warden_runtimes::controller(
         &host,
-        warden_runtimes::Options {
+        warden_runtimes::RuntimesConfig {
             controller: ControllerOptions::default(),
             python: false,
             rust: None,
             ebpf: with_ebpf.then_some(warden_runtimes::EbpfMode::InProcess),
-            ..warden_runtimes::Options::default()
+            ..warden_runtimes::RuntimesConfig::default()
         },
     )?;
     progress("starting the runtimes (JS engine pre-initialization, eBPF probe)");

@@ -82,7 +82,7 @@ impl Default for EngineOptions {
 
 impl EngineOptions {
     /// The pooling allocator configuration these options describe (also
-    /// used by `warden bench` so its bare-Wasmtime peer has the same pool).
+    /// used by `warden-bench` so its bare-Wasmtime peer has the same pool).
     pub fn pooling_config(&self) -> PoolingAllocationConfig {
         let n = self.max_instances;
         let mut pool = PoolingAllocationConfig::new();

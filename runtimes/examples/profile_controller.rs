@@ -1,5 +1,5 @@
 //! What the controller itself costs per call, for profiling (`perf record`)
-//! and for checking a change before running `warden bench controller`.
+//! and for checking a change before running `warden-bench controller`.
 //!
 //! ```text
 //! cargo run --release -p warden-runtimes --example profile_controller
@@ -139,7 +139,7 @@ async fn js(n: u32) -> anyhow::Result<()> {
     let host = host.build()?;
     let c = warden_runtimes::controller(
         &host,
-        warden_runtimes::Options {
+        warden_runtimes::RuntimesConfig {
             python: false,
             rust: None,
             ebpf: None,

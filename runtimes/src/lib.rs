@@ -68,9 +68,6 @@ pub struct RuntimesConfig {
     pub warm_up: bool,
 }
 
-/// The earlier name of [`RuntimesConfig`].
-pub type Options = RuntimesConfig;
-
 impl Default for RuntimesConfig {
     /// Everything: the Rust compiler [`DEFAULT_RUSTC`] (the pinned
     /// toolchain's), eBPF in this process, no warm-up.

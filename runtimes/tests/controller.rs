@@ -14,7 +14,7 @@ use warden_host::{
     Capability, Ceiling, Controller, ControllerOptions, ExecConfig, ExecuteRequest, Grants, Hints,
     Host, Input, JobState, Language, Latency, TrustLevel,
 };
-use warden_runtimes::{EbpfMode, Options};
+use warden_runtimes::{EbpfMode, RuntimesConfig as Options};
 
 /// One cache for every test (and shared with the Python tests): engines
 /// compile once.
