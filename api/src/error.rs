@@ -6,7 +6,7 @@ use std::fmt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::grants::Capability;
+use crate::interfaces::Capability;
 
 /// Stable, machine-readable error codes. The string form (`TIMEOUT`, …) is part
 /// of the public contract: it never changes meaning.

@@ -1,4 +1,4 @@
-//! What a plugin may touch: [`Capability`], [`Grants`] (deny by default)
+//! What a plugin may touch: [`Grants`] (deny by default) of each [`Capability`],
 //! and the [`TrustLevel`] presets' names. The presets' contents are in
 //! [`crate::Policy::trust`].
 
@@ -9,83 +9,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
+pub use crate::interfaces::Capability;
 
 fn default_quota() -> u64 {
     KvGrant::default().quota_bytes
-}
-
-/// The capabilities warden can grant. Each is one WIT interface (or WASI
-/// family) and one module under `capabilities/`.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum Capability {
-    /// `warden:plugin/log`.
-    Log,
-    /// `warden:plugin/kv`.
-    Kv,
-    /// `warden:plugin/host`: callbacks into embedder functions.
-    Host,
-    /// `warden:plugin/events`.
-    Events,
-    /// `wasi:http/outgoing-handler`.
-    Http,
-    /// `wasi:sockets` connections and binds.
-    Sockets,
-    /// Preopened directories through `wasi:filesystem`.
-    Filesystem,
-    /// Environment variables through `wasi:cli/environment`.
-    Env,
-}
-
-impl Capability {
-    /// Every capability, for listings.
-    pub const ALL: [Capability; 8] = [
-        Capability::Log,
-        Capability::Kv,
-        Capability::Host,
-        Capability::Events,
-        Capability::Http,
-        Capability::Sockets,
-        Capability::Filesystem,
-        Capability::Env,
-    ];
-
-    /// The name used on the command line and in errors.
-    pub fn name(self) -> &'static str {
-        match self {
-            Capability::Log => "log",
-            Capability::Kv => "kv",
-            Capability::Host => "host",
-            Capability::Events => "events",
-            Capability::Http => "http",
-            Capability::Sockets => "sockets",
-            Capability::Filesystem => "filesystem",
-            Capability::Env => "env",
-        }
-    }
-}
-
-impl std::fmt::Display for Capability {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl std::str::FromStr for Capability {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        Capability::ALL
-            .into_iter()
-            .find(|c| c.name() == s)
-            .ok_or_else(|| {
-                format!(
-                    "unknown capability `{s}` (known: {})",
-                    Capability::ALL.map(|c| c.name()).join(", ")
-                )
-            })
-    }
 }
 
 /// A directory made visible to the guest.
@@ -195,6 +122,17 @@ pub enum HostFnGrant {
     All,
     /// Only these names.
     Only(BTreeSet<String>),
+}
+
+impl HostFnGrant {
+    /// Whether the function `name` may be called.
+    pub fn allows(&self, name: &str) -> bool {
+        match self {
+            HostFnGrant::None => false,
+            HostFnGrant::All => true,
+            HostFnGrant::Only(set) => set.contains(name),
+        }
+    }
 }
 
 /// What a plugin is granted. [`Grants::default`] grants nothing.
@@ -343,11 +281,7 @@ impl Grants {
 
     /// Whether the embedder function `name` may be called.
     pub fn host_fn_allowed(&self, name: &str) -> bool {
-        match &self.host_fns {
-            HostFnGrant::None => false,
-            HostFnGrant::All => true,
-            HostFnGrant::Only(set) => set.contains(name),
-        }
+        self.host_fns.allows(name)
     }
 }
 

@@ -1,8 +1,83 @@
-//! The one list of warden's own WIT interfaces and how every import a
+//! The capabilities ([`Capability`]), the one list of warden's own WIT interfaces, and how every import a
 //! component may have is satisfied. The policy's import check, the CLI's
 //! `inspect` and both script adapters read it from here.
 
-use crate::grants::Capability;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The capabilities warden can grant. Each is one WIT interface (or WASI
+/// family) and one module under `capabilities/`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Capability {
+    /// `warden:plugin/log`.
+    Log,
+    /// `warden:plugin/kv`.
+    Kv,
+    /// `warden:plugin/host`: callbacks into embedder functions.
+    Host,
+    /// `warden:plugin/events`.
+    Events,
+    /// `wasi:http/outgoing-handler`.
+    Http,
+    /// `wasi:sockets` connections and binds.
+    Sockets,
+    /// Preopened directories through `wasi:filesystem`.
+    Filesystem,
+    /// Environment variables through `wasi:cli/environment`.
+    Env,
+}
+
+impl Capability {
+    /// Every capability, for listings.
+    pub const ALL: [Capability; 8] = [
+        Capability::Log,
+        Capability::Kv,
+        Capability::Host,
+        Capability::Events,
+        Capability::Http,
+        Capability::Sockets,
+        Capability::Filesystem,
+        Capability::Env,
+    ];
+
+    /// The name used on the command line and in errors.
+    pub fn name(self) -> &'static str {
+        match self {
+            Capability::Log => "log",
+            Capability::Kv => "kv",
+            Capability::Host => "host",
+            Capability::Events => "events",
+            Capability::Http => "http",
+            Capability::Sockets => "sockets",
+            Capability::Filesystem => "filesystem",
+            Capability::Env => "env",
+        }
+    }
+}
+
+impl std::fmt::Display for Capability {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Capability {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        Capability::ALL
+            .into_iter()
+            .find(|c| c.name() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown capability `{s}` (known: {})",
+                    Capability::ALL.map(|c| c.name()).join(", ")
+                )
+            })
+    }
+}
 
 /// The WIT package of warden's own interfaces.
 pub const WARDEN_PACKAGE: &str = "warden:plugin";
