@@ -6,7 +6,10 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::error::EbpfError;
-use crate::kernel::MAX_INPUT_LEN;
+
+/// Largest input XDP's `BPF_PROG_TEST_RUN` passes as linear data (the
+/// wrapper's bounds are written against it).
+pub const MAX_INPUT_LEN: usize = 3520;
 
 /// Name of the XDP entry point generated around a bare function.
 pub(crate) const WRAPPER_ENTRY: &str = "warden_entry";

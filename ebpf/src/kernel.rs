@@ -9,12 +9,10 @@ use aya::maps::Map;
 use aya::programs::{Program, ProgramError, TestRun, TestRunOptions};
 use aya::{EbpfLoader, VerifierLogLevel};
 
-use crate::c::{WRAPPER_ENTRY, WRAPPER_SCRATCH, compile, wrap_function};
+use crate::c::{MAX_INPUT_LEN, WRAPPER_ENTRY, WRAPPER_SCRATCH, compile, wrap_function};
 use crate::error::{EbpfError, chain_has_eperm, error_chain, not_permitted};
 use crate::maps::{Aligned, MapEntries, MapState};
 
-/// Largest input XDP's `BPF_PROG_TEST_RUN` passes as linear data.
-pub const MAX_INPUT_LEN: usize = 3520;
 /// Shortest input `BPF_PROG_TEST_RUN` accepts (an Ethernet header); shorter
 /// inputs are zero-padded to this length.
 pub const MIN_INPUT_LEN: usize = 14;

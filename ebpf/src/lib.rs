@@ -35,8 +35,7 @@ mod error;
 mod kernel;
 mod maps;
 
+pub use c::MAX_INPUT_LEN;
 pub use error::EbpfError;
-pub use kernel::{
-    Kernel, KernelOptions, MAX_INPUT_LEN, MIN_INPUT_LEN, RunOutput, Source, VerifierLog,
-};
+pub use kernel::{Kernel, KernelOptions, MIN_INPUT_LEN, RunOutput, Source, VerifierLog};
 pub use maps::{MAX_MAP_ENTRIES_DUMPED, MapEntries};
