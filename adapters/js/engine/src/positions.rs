@@ -7,7 +7,15 @@ use rquickjs::{self as qjs, Coerced, Ctx, Value};
 
 use crate::Failure;
 use crate::capabilities::{class, format_value};
-use crate::source::Source;
+
+/// A script's module name and how it was wrapped.
+pub(crate) struct Source {
+    pub(crate) module: String,
+    /// Length of the codemode prefix on line 1 (0 for an ES module).
+    pub(crate) shift: usize,
+    /// The script as compiled, less the codemode wrapper.
+    pub(crate) text: String,
+}
 
 /// A thrown error (or rejection) as a `Failure`: `denied` for a `CapabilityDenied`,
 /// else `thrown` with the message and stack.

@@ -7,7 +7,7 @@ use rquickjs::{self as qjs, Ctx, Function, Module, Persistent, Value};
 
 use crate::Failure;
 use crate::capabilities::js_type;
-use crate::positions::{caught, compile_failure, failure_message};
+use crate::positions::{Source, caught, compile_failure, failure_message};
 
 /// The first line of a codemode script; the source follows on the same line.
 const CODEMODE_PREFIX: &str = "import * as kv from 'warden:plugin/kv'; \
@@ -19,15 +19,6 @@ const CODEMODE_SUFFIX: &str = "\n);";
 pub(crate) struct Loaded {
     entry: Persistent<Function<'static>>,
     source: Source,
-}
-
-/// A script's module name and how it was wrapped.
-pub(crate) struct Source {
-    pub(crate) module: String,
-    /// Length of the codemode prefix on line 1 (0 for an ES module).
-    pub(crate) shift: usize,
-    /// The script as compiled, less the codemode wrapper.
-    pub(crate) text: String,
 }
 
 // ---------------------------------------------------------------------------
