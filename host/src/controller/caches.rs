@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use warden_api::{Capability, Decision, ExecConfig, ExecuteRequest, Hints, Language, Policy};
 
-use super::lifecycle::QueueRule;
+use super::queue::QueueRule;
 use super::runtime::{CompileReport, CompiledModule, ModuleInstance};
 use crate::error::{Error, Result};
 use crate::lock;

@@ -1,6 +1,5 @@
 //! The lifecycle: compile → module id, instantiate → instance id, execute
-//! an instance, destroy; the scheduler's decision; and the one rule for time
-//! spent queued ([`QueueRule`]).
+//! an instance, destroy; and the scheduler's decision.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -8,59 +7,14 @@ use std::time::{Duration, Instant};
 use warden_api::{Decision, ExecConfig, Hints, Input, Language, Policy};
 
 use super::caches::{DECISIONS_KEPT, DecisionKey, InstanceEntry, ModuleEntry};
-use super::runtime::{CompileReport, ModuleInstance};
+use super::queue::QueueRule;
+use super::runtime::CompileReport;
 use super::schedule::{self, Demands};
 use super::{Controller, Execution, ModuleHandle};
 use crate::error::{Error, Result};
 use crate::lock;
 use crate::plugin::Outcome;
 use crate::policy::lower_config;
-
-/// How time spent queued counts, written once for every path: with
-/// `include`, waiting for a slot uses up the timeout (admission gives up at
-/// the deadline) and the run gets what is left. The policy's own timeout is
-/// never shortened, so the instance a policy keys stays the same however
-/// long a call queued.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct QueueRule {
-    pub(super) timeout: Duration,
-    pub(super) include: bool,
-}
-
-impl QueueRule {
-    /// How long admission may wait for a slot (`None`: as long as it takes).
-    pub(super) fn admission_deadline(self) -> Option<Duration> {
-        self.include.then_some(self.timeout)
-    }
-
-    /// Run `instance` once on `input`, after `queued` in the queue.
-    pub(super) async fn run(
-        self,
-        instance: &dyn ModuleInstance,
-        input: &Input,
-        runtime: &str,
-        queued: Duration,
-    ) -> Outcome<serde_json::Value> {
-        let run = instance.execute(input);
-        if !self.include || queued.is_zero() {
-            return run.await;
-        }
-        // The instance's own deadline starts counting with the call; cap the
-        // whole call at what is left of the timeout.
-        let left = self.timeout.saturating_sub(queued);
-        match tokio::time::timeout(left, run).await {
-            Ok(o) => o,
-            Err(_) => Outcome::failed(
-                runtime,
-                "execute",
-                Error::Timeout {
-                    plugin: runtime.to_string(),
-                    limit: self.timeout,
-                },
-            ),
-        }
-    }
-}
 
 impl Controller {
     /// The scheduler's decision for `language` under `hints` and `config`,

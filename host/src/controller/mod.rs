@@ -73,6 +73,7 @@ mod jobs;
 mod lifecycle;
 mod metrics;
 mod oneshot;
+mod queue;
 mod registry;
 pub mod runtime;
 pub mod rust;

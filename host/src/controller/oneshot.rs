@@ -7,7 +7,7 @@ use std::time::Instant;
 use warden_api::{Ceiling, CompileReport, Decision, ExecuteRequest, lower_unchecked};
 
 use super::caches::{MEMO_HASH_FROM, ModuleEntry, PLANS_KEPT, Plan, Refusal};
-use super::lifecycle::QueueRule;
+use super::queue::QueueRule;
 use super::{Controller, Execution};
 use crate::error::{Error, Result};
 use crate::lock;
