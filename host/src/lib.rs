@@ -71,6 +71,7 @@
 mod bindings;
 mod cache;
 pub mod capabilities;
+mod componentize;
 mod config;
 pub mod controller;
 mod engine;
@@ -95,6 +96,7 @@ pub use cache::CacheStatus;
 pub use capabilities::events::{Event, EventSink, MemoryEventSink, TracingEventSink};
 pub use capabilities::host_call::{HostCall, HostFn, HostFuture};
 pub use capabilities::kv::{FileKv, KvBackend, KvError, MemoryKv};
+pub use componentize::{SourceKind, componentize};
 pub use config::{BuiltinFn, HostConfig, KvConfig};
 pub use controller::runtime::Complexity;
 pub use controller::{
@@ -104,7 +106,7 @@ pub use controller::{
 };
 pub use engine::{EngineOptions, WardenEngine};
 pub use error::{Error, ErrorBody, ErrorClass, ErrorCode, Result};
-pub use host::{Host, HostBuilder, SourceKind, componentize};
+pub use host::{Host, HostBuilder};
 pub use limits::Limits;
 pub use plugin::{
     ExportFunc, Invoked, Outcome, Plugin, PluginKind, Prepared, RunOutput, script_error,

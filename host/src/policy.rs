@@ -27,15 +27,6 @@ pub use warden_api::{
     LimitOverrides, Pattern, Policy, TrustLevel, classify_import, lower, lower_unchecked,
 };
 
-/// The WASI permissions of a directory grant.
-pub(crate) fn dir_perms(grant: &DirGrant) -> wasmtime_wasi::FsPerms {
-    if grant.writable {
-        wasmtime_wasi::FsPerms::ReadWrite
-    } else {
-        wasmtime_wasi::FsPerms::ReadOnly
-    }
-}
-
 /// The one lowering of a caller's config to the policy its call runs
 /// under, checked against `ceiling` ([`warden_api::lower`], with the host's
 /// error type).

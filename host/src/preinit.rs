@@ -5,7 +5,6 @@
 //! Script engines use it to start every fresh instance with the runtime (and a
 //! baked-in script) already loaded. Snapshots are cached by content hash.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use wasmtime::Store;
@@ -66,8 +65,8 @@ impl Host {
         };
         let state = CallState::new(
             name.into(),
-            self.inner.shared.clone(),
-            Arc::new(Grants::none()),
+            &self.inner.backends,
+            &Grants::none(),
             &limits,
             None,
             &[],

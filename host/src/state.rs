@@ -1,197 +1,31 @@
-//! Per-call store state: the WASI context built from the grants, the resource
-//! table, the capability contexts, the counters and the receipt in progress.
+//! The `T` of every `Store<T>` warden creates: the WASI context built from
+//! the grants, the resource table, the limiter, stdio, and the capability
+//! contexts. What each capability does is in [`crate::capabilities`]; this
+//! only holds them.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
 use wasmtime::component::ResourceTable;
-use wasmtime_wasi::cli::{IsTerminal, StdinStream, StdoutStream};
-use wasmtime_wasi::p2::pipe::MemoryInputPipe;
-use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use crate::capabilities::http::HttpHooks;
-use crate::capabilities::sockets::SocketLog;
-use crate::error::{Error, Result};
-use crate::host::HostShared;
+use crate::capabilities::{Backends, Contexts, HasContexts, Stdio};
+use crate::error::Result;
 use crate::limits::{Limiter, Limits, Tripped};
-use crate::policy::{Capability, Grants};
+use crate::policy::Grants;
 use crate::receipt::{LogLine, Receipt};
-
-/// One budget of output bytes shared by the result, stdout, stderr and logs.
-#[derive(Debug)]
-pub(crate) struct OutputBudget {
-    limit: usize,
-    used: std::sync::atomic::AtomicUsize,
-    tripped: Mutex<Option<&'static str>>,
-}
-
-impl OutputBudget {
-    pub(crate) fn new(limit: usize) -> Arc<Self> {
-        Arc::new(OutputBudget {
-            limit,
-            used: 0.into(),
-            tripped: Mutex::new(None),
-        })
-    }
-
-    /// Take `n` bytes for `stream`; false (and remember who crossed) when over.
-    pub(crate) fn take(&self, n: usize, stream: &'static str) -> bool {
-        use std::sync::atomic::Ordering;
-        let before = self.used.fetch_add(n, Ordering::Relaxed);
-        if before + n > self.limit {
-            let mut t = self.tripped.lock().unwrap_or_else(|p| p.into_inner());
-            t.get_or_insert(stream);
-            false
-        } else {
-            true
-        }
-    }
-
-    pub(crate) fn tripped(&self) -> Option<&'static str> {
-        *self.tripped.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub(crate) fn used(&self) -> usize {
-        self.used.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    pub(crate) fn limit(&self) -> usize {
-        self.limit
-    }
-
-    pub(crate) fn reset(&self) {
-        self.used.store(0, std::sync::atomic::Ordering::Relaxed);
-        *self.tripped.lock().unwrap_or_else(|p| p.into_inner()) = None;
-    }
-}
-
-/// stdout/stderr that capture into memory and trap once the shared output
-/// budget is spent (so an output flood ends as `OUTPUT_TOO_LARGE`).
-#[derive(Clone, Debug)]
-pub(crate) struct CappedPipe {
-    budget: Arc<OutputBudget>,
-    buffer: Arc<Mutex<BytesMut>>,
-    stream: &'static str,
-}
-
-impl CappedPipe {
-    pub(crate) fn new(budget: Arc<OutputBudget>, stream: &'static str) -> Self {
-        CappedPipe {
-            budget,
-            buffer: Arc::default(),
-            stream,
-        }
-    }
-
-    /// The last `max` bytes written, as text (for trap messages).
-    pub(crate) fn peek_tail(&self, max: usize) -> String {
-        let buf = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
-        let start = buf.len().saturating_sub(max);
-        String::from_utf8_lossy(&buf[start..]).into_owned()
-    }
-
-    pub(crate) fn take_contents(&self) -> Bytes {
-        std::mem::take(&mut *self.buffer.lock().unwrap_or_else(|p| p.into_inner())).freeze()
-    }
-}
-
-#[wasmtime_wasi::async_trait]
-impl OutputStream for CappedPipe {
-    fn write(&mut self, bytes: Bytes) -> Result<(), StreamError> {
-        if !self.budget.take(bytes.len(), self.stream) {
-            return Err(StreamError::Trap(wasmtime::format_err!(
-                "{} exceeded the output limit of {} bytes",
-                self.stream,
-                self.budget.limit()
-            )));
-        }
-        self.buffer
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(&bytes);
-        Ok(())
-    }
-    fn flush(&mut self) -> Result<(), StreamError> {
-        Ok(())
-    }
-    fn check_write(&mut self) -> Result<usize, StreamError> {
-        Ok(64 * 1024)
-    }
-}
-
-#[wasmtime_wasi::async_trait]
-impl Pollable for CappedPipe {
-    async fn ready(&mut self) {}
-}
-
-impl IsTerminal for CappedPipe {
-    fn is_terminal(&self) -> bool {
-        false
-    }
-}
-
-impl StdoutStream for CappedPipe {
-    fn p2_stream(&self) -> Box<dyn OutputStream> {
-        Box::new(self.clone())
-    }
-    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
-        Box::new(AsyncCapped(self.clone()))
-    }
-}
-
-struct AsyncCapped(CappedPipe);
-
-impl tokio::io::AsyncWrite for AsyncCapped {
-    fn poll_write(
-        mut self: std::pin::Pin<&mut Self>,
-        _cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        let r = OutputStream::write(&mut self.0, Bytes::copy_from_slice(buf))
-            .map(|()| buf.len())
-            .map_err(|e| std::io::Error::other(e.to_string()));
-        std::task::Poll::Ready(r)
-    }
-    fn poll_flush(
-        self: std::pin::Pin<&mut Self>,
-        _cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-    fn poll_shutdown(
-        self: std::pin::Pin<&mut Self>,
-        _cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-}
-
-/// Handles kept outside the store to read results after the call.
-#[derive(Clone, Debug)]
-pub(crate) struct Captures {
-    pub(crate) budget: Arc<OutputBudget>,
-    pub(crate) stdout: CappedPipe,
-    pub(crate) stderr: CappedPipe,
-    pub(crate) sockets: SocketLog,
-}
 
 /// The `T` of every `Store<T>` warden creates.
 pub struct CallState {
     pub(crate) plugin: Arc<str>,
-    pub(crate) shared: Arc<HostShared>,
-    pub(crate) grants: Arc<Grants>,
-    pub(crate) wasi: WasiCtx,
-    pub(crate) table: ResourceTable,
-    pub(crate) http: WasiHttpCtx,
-    pub(crate) http_hooks: HttpHooks,
+    wasi: WasiCtx,
+    table: ResourceTable,
+    http: WasiHttpCtx,
     pub(crate) limiter: Limiter,
-    pub(crate) host_call_limit: u64,
-    pub(crate) host_calls_total: u64,
-    pub(crate) receipt: Receipt,
-    pub(crate) logs: Vec<LogLine>,
-    pub(crate) captures: Captures,
+    pub(crate) stdio: Stdio,
+    contexts: Contexts,
+    /// Microseconds spent instantiating (set by the caller that instantiated).
+    pub(crate) instantiate_us: u64,
 }
 
 impl std::fmt::Debug for CallState {
@@ -205,120 +39,63 @@ impl std::fmt::Debug for CallState {
 impl CallState {
     pub(crate) fn new(
         plugin: Arc<str>,
-        shared: Arc<HostShared>,
-        grants: Arc<Grants>,
+        backends: &Backends,
+        grants: &Grants,
         limits: &Limits,
         stdin: Option<Vec<u8>>,
         args: &[String],
     ) -> Result<Self> {
-        let budget = OutputBudget::new(limits.output_bytes);
-        let stdout = CappedPipe::new(budget.clone(), "stdout");
-        let stderr = CappedPipe::new(budget.clone(), "stderr");
-        let sockets = SocketLog::default();
-
+        let stdio = Stdio::new(limits.output_bytes);
         let mut b = WasiCtxBuilder::new();
-        b.stdout(stdout.clone()).stderr(stderr.clone());
+        stdio.configure(&mut b, stdin);
         if !args.is_empty() {
             b.arg(&*plugin);
             b.args(args);
         }
-        if let Some(stdin) = stdin {
-            b.stdin(StdinPipe(MemoryInputPipe::new(stdin)));
-        }
-        // Environment: only allow-listed names.
-        for e in &grants.env {
-            let value = match &e.value {
-                Some(v) => Some(v.clone()),
-                None => std::env::var(&e.name).ok(),
-            };
-            if let Some(v) = value {
-                b.env(&e.name, v);
-            }
-        }
-        // Files: preopens only (cap-std underneath: `..`, absolute paths and
-        // symlinks out of the directory fail in the guest).
-        for d in &grants.dirs {
-            b.preopened_dir(&d.host, &d.guest, crate::policy::dir_perms(d))
-                .map_err(|e| {
-                    Error::io(
-                        format!("granting directory {}", d.host.display()),
-                        std::io::Error::other(e.to_string()),
-                    )
-                })?;
-        }
-        crate::capabilities::sockets::configure(&mut b, &grants, &plugin, sockets.clone());
-
+        let contexts = Contexts::new(&plugin, backends, grants, limits, &stdio, &mut b)?;
         Ok(CallState {
-            http_hooks: HttpHooks::new(plugin.clone(), grants.clone()),
             plugin,
-            shared,
-            limiter: Limiter::new(limits),
-            host_call_limit: limits.host_calls,
-            host_calls_total: 0,
-            grants,
             wasi: b.build(),
             table: ResourceTable::new(),
             http: WasiHttpCtx::new(),
-            receipt: Receipt::default(),
-            logs: Vec::new(),
-            captures: Captures {
-                budget,
-                stdout,
-                stderr,
-                sockets,
-            },
+            limiter: Limiter::new(limits),
+            stdio,
+            contexts,
+            instantiate_us: 0,
         })
     }
 
     /// Reset the per-call parts for a reused instance.
     pub(crate) fn reset_for_call(&mut self, limits: &Limits) {
-        self.host_call_limit = limits.host_calls;
-        self.host_calls_total = 0;
         self.limiter.tripped = None;
-        self.receipt = Receipt::default();
-        self.logs.clear();
-        self.http_hooks.reset();
-        self.captures.budget.reset();
-        self.captures.stdout.take_contents();
-        self.captures.stderr.take_contents();
-        self.captures.sockets.take();
+        self.instantiate_us = 0;
+        self.stdio.reset();
+        self.contexts.reset(limits);
     }
 
-    /// Count one host call of `cap`; trap when the limit is passed.
-    pub(crate) fn count_call(&mut self, cap: Capability) -> wasmtime::Result<()> {
-        self.host_calls_total += 1;
-        self.receipt.host_calls.bump(cap);
-        if self.host_calls_total > self.host_call_limit {
-            self.limiter.trip(Tripped::HostCalls);
-            wasmtime::bail!("host call limit of {} reached", self.host_call_limit);
-        }
-        Ok(())
+    /// Which limit stopped the guest, if one did: the limiter's (memory,
+    /// tables) first, then a capability's (host calls, log output).
+    pub(crate) fn tripped(&self) -> Option<Tripped> {
+        self.limiter.tripped.or(self.contexts.tripped())
     }
 
-    /// Record a denial in the receipt.
-    pub(crate) fn denied(&mut self, cap: Capability, what: &str) -> String {
-        let msg = format!("{cap}: {what} is not granted");
-        tracing::debug!(plugin = %self.plugin, "denied {msg}");
-        self.receipt.denials.push(msg.clone());
-        msg
+    /// The receipt's parts that the store knows (peak memory, instantiation,
+    /// every capability's part) and the guest's log lines.
+    pub(crate) fn take_record(&mut self) -> (Receipt, Vec<LogLine>) {
+        let mut receipt = Receipt {
+            instantiate_us: self.instantiate_us,
+            peak_memory_bytes: self.limiter.peak_memory,
+            output_bytes: self.stdio.budget.used(),
+            ..Receipt::default()
+        };
+        let logs = self.contexts.record(&mut receipt);
+        (receipt, logs)
     }
 }
 
-/// stdin from bytes (a newtype so warden controls the trait impls it relies on).
-struct StdinPipe(MemoryInputPipe);
-
-impl IsTerminal for StdinPipe {
-    fn is_terminal(&self) -> bool {
-        false
-    }
-}
-
-impl StdinStream for StdinPipe {
-    fn p2_stream(&self) -> Box<dyn wasmtime_wasi::p2::InputStream> {
-        self.0.p2_stream()
-    }
-    fn async_stream(&self) -> Box<dyn tokio::io::AsyncRead + Send + Sync> {
-        self.0.async_stream()
+impl HasContexts for CallState {
+    fn contexts(&mut self) -> &mut Contexts {
+        &mut self.contexts
     }
 }
 
@@ -336,7 +113,7 @@ impl WasiHttpView for CallState {
         WasiHttpCtxView {
             ctx: &mut self.http,
             table: &mut self.table,
-            hooks: &mut self.http_hooks,
+            hooks: &mut self.contexts.http,
         }
     }
 }

@@ -1,14 +1,16 @@
 //! `warden:plugin/host`: JSON-in, JSON-out callbacks into async functions the
 //! embedder registered. Which names a plugin may call is part of its grants.
 
+use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use super::Ctx;
 use crate::bindings::WitError;
 use crate::bindings::warden::plugin::host::Host;
-use crate::policy::Capability;
-use crate::state::CallState;
+use crate::policy::{Capability, HostFnGrant};
+use crate::receipt::Receipt;
 
 /// What a host function receives.
 #[derive(Debug, Clone)]
@@ -26,20 +28,64 @@ pub type HostFuture = Pin<Box<dyn Future<Output = Result<serde_json::Value, Stri
 /// A registered host function.
 pub type HostFn = Arc<dyn Fn(HostCall) -> HostFuture + Send + Sync>;
 
-impl Host for CallState {
+/// The host-function capability of one call: the registered functions,
+/// which of them the grant allows, and which were called.
+pub(crate) struct HostFnCtx {
+    plugin: Arc<str>,
+    fns: Arc<HashMap<String, HostFn>>,
+    grant: HostFnGrant,
+    called: BTreeSet<String>,
+}
+
+impl std::fmt::Debug for HostFnCtx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostFnCtx")
+            .field("grant", &self.grant)
+            .field("called", &self.called)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HostFnCtx {
+    pub(crate) fn new(
+        plugin: Arc<str>,
+        fns: Arc<HashMap<String, HostFn>>,
+        grant: HostFnGrant,
+    ) -> Self {
+        HostFnCtx {
+            plugin,
+            fns,
+            grant,
+            called: BTreeSet::new(),
+        }
+    }
+
+    pub(crate) fn reset(&mut self) {
+        self.called.clear();
+    }
+
+    pub(crate) fn record(&mut self, receipt: &mut Receipt) {
+        receipt.host_fns.append(&mut self.called);
+    }
+}
+
+impl Host for Ctx<'_, HostFnCtx> {
     async fn call(
         &mut self,
         name: String,
         args_json: String,
     ) -> wasmtime::Result<Result<String, WitError>> {
-        self.count_call(Capability::Host)?;
-        if !self.grants.host_fn_allowed(&name) {
-            let msg = self.denied(Capability::Host, &format!("host function `{name}`"));
+        self.meter.count(Capability::Host)?;
+        let cx = &mut *self.cap;
+        if !cx.grant.allows(&name) {
+            let msg = self
+                .meter
+                .deny(Capability::Host, &format!("host function `{name}`"));
             return Ok(Err(WitError::Denied(msg)));
         }
-        self.receipt.host_fns.insert(name.clone());
-        let Some(f) = self.shared.host_fns.get(&name).cloned() else {
-            let mut known: Vec<_> = self.shared.host_fns.keys().cloned().collect();
+        cx.called.insert(name.clone());
+        let Some(f) = cx.fns.get(&name).cloned() else {
+            let mut known: Vec<_> = cx.fns.keys().cloned().collect();
             known.sort();
             return Ok(Err(WitError::Invalid(format!(
                 "no host function named `{name}` (registered: {})",
@@ -51,7 +97,7 @@ impl Host for CallState {
             Err(e) => return Ok(Err(WitError::Invalid(format!("args are not JSON: {e}")))),
         };
         let result = f(HostCall {
-            plugin: self.plugin.to_string(),
+            plugin: cx.plugin.to_string(),
             args,
         })
         .await;
@@ -59,5 +105,62 @@ impl Host for CallState {
             Ok(v) => Ok(v.to_string()),
             Err(msg) => Err(WitError::Failed(msg)),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Meter;
+    use super::*;
+
+    fn fns() -> Arc<HashMap<String, HostFn>> {
+        let echo: HostFn = Arc::new(|call: HostCall| {
+            Box::pin(async move { Ok(serde_json::json!({"from": call.plugin, "args": call.args})) })
+        });
+        let fail: HostFn = Arc::new(|_| Box::pin(async { Err("nope".to_string()) }));
+        Arc::new(HashMap::from([
+            ("echo".into(), echo),
+            ("fail".into(), fail),
+        ]))
+    }
+
+    #[tokio::test]
+    async fn calls_granted_functions_only_without_wasm() {
+        let mut meter = Meter::new("p".into(), 100);
+        let grant = HostFnGrant::Only(["echo".to_string(), "fail".into(), "ghost".into()].into());
+        let mut hf = HostFnCtx::new("p".into(), fns(), grant);
+        let mut cx = Ctx {
+            cap: &mut hf,
+            meter: &mut meter,
+        };
+        let out = cx.call("echo".into(), "[1]".into()).await.unwrap().unwrap();
+        assert_eq!(out, r#"{"args":[1],"from":"p"}"#);
+        assert!(matches!(
+            cx.call("fail".into(), "null".into()).await.unwrap(),
+            Err(WitError::Failed(m)) if m == "nope"
+        ));
+        assert!(matches!(
+            cx.call("echo".into(), "{".into()).await.unwrap(),
+            Err(WitError::Invalid(m)) if m.starts_with("args are not JSON")
+        ));
+        assert!(matches!(
+            cx.call("ghost".into(), "1".into()).await.unwrap(),
+            Err(WitError::Invalid(m)) if m.contains("registered: echo, fail")
+        ));
+        let mut none = HostFnCtx::new("p".into(), fns(), HostFnGrant::None);
+        let mut cx = Ctx {
+            cap: &mut none,
+            meter: &mut meter,
+        };
+        assert!(matches!(
+            cx.call("echo".into(), "1".into()).await.unwrap(),
+            Err(WitError::Denied(m)) if m == "host: host function `echo` is not granted"
+        ));
+        let mut receipt = Receipt::default();
+        hf.record(&mut receipt);
+        meter.record(&mut receipt);
+        assert_eq!(receipt.host_fns.len(), 3);
+        assert_eq!(receipt.host_calls.host, 5);
+        assert_eq!(receipt.denials.len(), 1);
     }
 }

@@ -7,23 +7,25 @@ use std::sync::Arc;
 
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
-use crate::policy::Grants;
+use crate::policy::Pattern;
+use crate::receipt::Receipt;
 
-/// Per-call HTTP hooks: the allow-list check and what the receipt needs.
+/// The HTTP capability of one call (wasmtime-wasi-http's hooks): the
+/// allow-list check and what the receipt needs.
 #[derive(Debug)]
-pub(crate) struct HttpHooks {
+pub(crate) struct HttpCtx {
     plugin: Arc<str>,
-    grants: Arc<Grants>,
-    pub(crate) requests: u64,
-    pub(crate) hosts: BTreeSet<String>,
-    pub(crate) denials: Vec<String>,
+    hosts_granted: Vec<Pattern>,
+    requests: u64,
+    hosts: BTreeSet<String>,
+    denials: Vec<String>,
 }
 
-impl HttpHooks {
-    pub(crate) fn new(plugin: Arc<str>, grants: Arc<Grants>) -> Self {
-        HttpHooks {
+impl HttpCtx {
+    pub(crate) fn new(plugin: Arc<str>, hosts_granted: Vec<Pattern>) -> Self {
+        HttpCtx {
             plugin,
-            grants,
+            hosts_granted,
             requests: 0,
             hosts: BTreeSet::new(),
             denials: Vec::new(),
@@ -38,10 +40,16 @@ impl HttpHooks {
 
     /// Is `authority` (with the URI's scheme for the default port) allowed?
     pub(crate) fn allowed(&self, host: &str, port: u16) -> bool {
-        self.grants
-            .http_hosts
+        self.hosts_granted
             .iter()
             .any(|p| p.matches_host(host, port))
+    }
+
+    /// Requests, hosts tried and denials into the receipt.
+    pub(crate) fn record(&mut self, receipt: &mut Receipt) {
+        receipt.host_calls.http += self.requests;
+        receipt.http_hosts.append(&mut self.hosts);
+        receipt.denials.append(&mut self.denials);
     }
 }
 
@@ -57,7 +65,7 @@ type SendFuture = Box<
         > + Send,
 >;
 
-impl WasiHttpHooks for HttpHooks {
+impl WasiHttpHooks for HttpCtx {
     fn send_request(
         &mut self,
         request: http::Request<WasiBody>,
@@ -88,5 +96,25 @@ impl WasiHttpHooks for HttpHooks {
                 Box::new(io) as Box<dyn Future<Output = _> + Send>,
             ))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allow_list_by_host_and_port() {
+        let cx = HttpCtx::new(
+            "p".into(),
+            vec![
+                Pattern("api.example.test:443".into()),
+                Pattern("*.local".into()),
+            ],
+        );
+        assert!(cx.allowed("api.example.test", 443));
+        assert!(!cx.allowed("api.example.test", 80));
+        assert!(cx.allowed("db.local", 5432));
+        assert!(!cx.allowed("evil.test", 443));
     }
 }

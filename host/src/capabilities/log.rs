@@ -1,25 +1,54 @@
 //! `warden:plugin/log`: guest log lines go to `tracing` (target `warden::guest`)
 //! and into the call's output, and count toward the output cap.
 
+use std::sync::Arc;
+
+use super::Ctx;
+use super::stdio::OutputBudget;
 use crate::bindings::WitError;
 use crate::bindings::warden::plugin::log::{Host, Level};
 use crate::limits::Tripped;
 use crate::policy::Capability;
 use crate::receipt::LogLine;
-use crate::state::CallState;
 
-impl Host for CallState {
+/// The log capability of one call: granted or not, the lines so far.
+#[derive(Debug)]
+pub(crate) struct LogCtx {
+    plugin: Arc<str>,
+    granted: bool,
+    budget: Arc<OutputBudget>,
+    lines: Vec<LogLine>,
+}
+
+impl LogCtx {
+    pub(crate) fn new(plugin: Arc<str>, granted: bool, budget: Arc<OutputBudget>) -> Self {
+        LogCtx {
+            plugin,
+            granted,
+            budget,
+            lines: Vec::new(),
+        }
+    }
+
+    /// The lines logged so far (and start again).
+    pub(crate) fn take(&mut self) -> Vec<LogLine> {
+        std::mem::take(&mut self.lines)
+    }
+}
+
+impl Host for Ctx<'_, LogCtx> {
     fn log(&mut self, level: Level, message: String) -> wasmtime::Result<Result<(), WitError>> {
-        self.count_call(Capability::Log)?;
-        if !self.grants.log {
-            let msg = self.denied(Capability::Log, "logging");
+        self.meter.count(Capability::Log)?;
+        let log = &mut *self.cap;
+        if !log.granted {
+            let msg = self.meter.deny(Capability::Log, "logging");
             return Ok(Err(WitError::Denied(msg)));
         }
-        if !self.captures.budget.take(message.len(), "log") {
-            self.limiter.trip(Tripped::Output { stream: "log" });
+        if !log.budget.take(message.len(), "log") {
+            self.meter.trip(Tripped::Output { stream: "log" });
             wasmtime::bail!("log output exceeded the output limit");
         }
-        let plugin = &*self.plugin;
+        let plugin = &*log.plugin;
         let level = match level {
             Level::Trace => {
                 tracing::trace!(target: "warden::guest", plugin, "{message}");
@@ -42,10 +71,43 @@ impl Host for CallState {
                 "error"
             }
         };
-        self.logs.push(LogLine {
+        log.lines.push(LogLine {
             level: level.to_string(),
             message,
         });
         Ok(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Meter;
+    use super::*;
+
+    #[test]
+    fn logs_when_granted_denies_otherwise_and_traps_past_the_budget() {
+        let mut meter = Meter::new("p".into(), 100);
+        let budget = OutputBudget::new(10);
+        let mut log = LogCtx::new("p".into(), true, budget.clone());
+        let mut cx = Ctx {
+            cap: &mut log,
+            meter: &mut meter,
+        };
+        assert!(matches!(cx.log(Level::Warn, "hello".into()), Ok(Ok(()))));
+        assert!(cx.log(Level::Info, "too long now".into()).is_err());
+        assert_eq!(meter.tripped, Some(Tripped::Output { stream: "log" }));
+        let lines = log.take();
+        assert_eq!(lines.len(), 1);
+        assert_eq!((&*lines[0].level, &*lines[0].message), ("warn", "hello"));
+
+        let mut denied = LogCtx::new("p".into(), false, budget);
+        let mut cx = Ctx {
+            cap: &mut denied,
+            meter: &mut meter,
+        };
+        match cx.log(Level::Info, "x".into()) {
+            Ok(Err(WitError::Denied(m))) => assert!(m.contains("log"), "{m}"),
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -14,50 +14,104 @@ use std::sync::{Arc, Mutex};
 use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::sockets::SocketAddrUse;
 
-use crate::policy::Grants;
+use crate::policy::{Grants, Pattern};
+use crate::receipt::Receipt;
 
-/// Addresses the guest tried, with the decision.
+/// The sockets capability of one call: the addresses the guest tried, with
+/// the decision (shared with the check wasmtime-wasi calls).
 #[derive(Debug, Clone, Default)]
-pub(crate) struct SocketLog(Arc<Mutex<Vec<(String, bool)>>>);
+pub(crate) struct SocketsCtx(Arc<Mutex<Vec<(String, bool)>>>);
 
-impl SocketLog {
-    pub(crate) fn take(&self) -> Vec<(String, bool)> {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
+impl SocketsCtx {
+    /// Configure `wasi`'s socket checks from the grants.
+    pub(crate) fn configure(wasi: &mut WasiCtxBuilder, grants: &Grants, plugin: &Arc<str>) -> Self {
+        let log = SocketsCtx::default();
+        wasi.allow_ip_name_lookup(false);
+        if grants.socket_addrs.is_empty() {
+            wasi.allow_tcp(false).allow_udp(false);
+            return log;
+        }
+        wasi.allow_tcp(true).allow_udp(true);
+        let granted = grants.socket_addrs.clone();
+        let plugin = plugin.clone();
+        let tried = log.clone();
+        wasi.socket_addr_check(move |addr: SocketAddr, use_: SocketAddrUse| {
+            let ok = allowed(&granted, addr, use_);
+            if !ok {
+                tracing::debug!(plugin = %plugin, "denied sockets: {use_:?} {addr}");
+            }
+            if !is_implicit_bind(addr, use_) {
+                tried.push(format!("{use_:?} {addr}"), ok);
+            }
+            Box::pin(async move { ok })
+        });
+        log
+    }
+
+    fn push(&self, what: String, ok: bool) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((what, ok));
+    }
+
+    pub(crate) fn reset(&mut self) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
+    /// Each address tried counts as a host call; refused ones are denials.
+    pub(crate) fn record(&mut self, receipt: &mut Receipt) {
+        let tried = std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()));
+        for (addr, ok) in tried {
+            receipt.host_calls.sockets += 1;
+            if !ok {
+                receipt
+                    .denials
+                    .push(format!("sockets: `{addr}` is not granted"));
+            }
+            receipt.socket_addrs.insert(addr);
+        }
     }
 }
 
-pub(crate) fn configure(
-    b: &mut WasiCtxBuilder,
-    grants: &Arc<Grants>,
-    plugin: &str,
-    log: SocketLog,
-) {
-    b.allow_ip_name_lookup(false);
-    if grants.socket_addrs.is_empty() {
-        b.allow_tcp(false).allow_udp(false);
-        return;
-    }
-    b.allow_tcp(true).allow_udp(true);
-    let grants = grants.clone();
-    let plugin: Arc<str> = plugin.into();
-    b.socket_addr_check(move |addr: SocketAddr, use_: SocketAddrUse| {
-        let implicit_bind = matches!(use_, SocketAddrUse::TcpBind | SocketAddrUse::UdpBind)
-            && addr.port() == 0
-            && addr.ip().is_unspecified();
-        if implicit_bind {
-            return Box::pin(async { true });
-        }
-        let ok = grants
-            .socket_addrs
+/// The bind that precedes an outgoing `connect` (wildcard address, port 0).
+fn is_implicit_bind(addr: SocketAddr, use_: SocketAddrUse) -> bool {
+    matches!(use_, SocketAddrUse::TcpBind | SocketAddrUse::UdpBind)
+        && addr.port() == 0
+        && addr.ip().is_unspecified()
+}
+
+fn allowed(granted: &[Pattern], addr: SocketAddr, use_: SocketAddrUse) -> bool {
+    is_implicit_bind(addr, use_)
+        || granted
             .iter()
-            .any(|p| p.matches_host(&addr.ip().to_string(), addr.port()));
-        if !ok {
-            tracing::debug!(plugin = %plugin, "denied sockets: {use_:?} {addr}");
-        }
-        log.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push((format!("{use_:?} {addr}"), ok));
-        Box::pin(async move { ok })
-    });
+            .any(|p| p.matches_host(&addr.ip().to_string(), addr.port()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_granted_addresses_and_the_implicit_bind() {
+        let granted = [Pattern("127.0.0.1:8080".into())];
+        let ok: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        let other: SocketAddr = "127.0.0.1:8081".parse().unwrap();
+        let wildcard: SocketAddr = "0.0.0.0:0".parse().unwrap();
+        assert!(allowed(&granted, ok, SocketAddrUse::TcpConnect));
+        assert!(!allowed(&granted, other, SocketAddrUse::TcpConnect));
+        assert!(allowed(&granted, wildcard, SocketAddrUse::TcpBind));
+        assert!(!allowed(&granted, wildcard, SocketAddrUse::UdpSend));
+        assert!(!allowed(&[], ok, SocketAddrUse::TcpConnect));
+
+        let mut cx = SocketsCtx::default();
+        cx.push("TcpConnect 127.0.0.1:8081".into(), false);
+        let mut receipt = Receipt::default();
+        cx.record(&mut receipt);
+        assert_eq!(receipt.host_calls.sockets, 1);
+        assert_eq!(
+            receipt.denials,
+            ["sockets: `TcpConnect 127.0.0.1:8081` is not granted"]
+        );
+    }
 }

@@ -161,7 +161,7 @@ impl Prepared {
             .execute(&export, store, started, async move |store| {
                 let t = Instant::now();
                 let instance = pre.instantiate_async(&mut *store).await?;
-                store.data_mut().receipt.instantiate_us = t.elapsed().as_micros() as u64;
+                store.data_mut().instantiate_us = t.elapsed().as_micros() as u64;
                 let f = instance
                     .get_func(&mut *store, index)
                     .ok_or_else(|| wasmtime::format_err!("export is not a function"))?;

@@ -11,7 +11,7 @@
 //! store of a call, limits, `run` and `run_command`); `invoke` (any export
 //! with WAVE or JSON arguments); `outcome` (what every call returns, and the
 //! script engines' error mapping). The WIT type printer is in
-//! `crate::values`.
+//! `crate::values`; loading is in `load`.
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -23,12 +23,13 @@ use wasmtime_wasi::p2::bindings::CommandPre;
 
 use crate::bindings::PluginPre;
 use crate::cache::CacheStatus;
+use crate::componentize::SourceKind;
 use crate::error::{Error, Result};
-use crate::host::{Host, SourceKind};
+use crate::host::Host;
 use crate::limits::{Limits, Tripped};
 use crate::policy::{Grants, ImportCheck, Policy, check_imports_with};
 
-use crate::state::{CallState, Captures};
+use crate::state::CallState;
 
 /// What a component is, by its exports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -77,7 +78,7 @@ impl ExportFunc {
 pub(crate) struct PluginInner {
     host: Host,
     name: Arc<str>,
-    component: Component,
+    component: Arc<Component>,
     source: SourceKind,
     hash: String,
     cache: CacheStatus,
@@ -94,7 +95,7 @@ impl PluginInner {
     pub(crate) fn new(
         host: Host,
         name: &str,
-        component: Component,
+        component: Arc<Component>,
         source: SourceKind,
         hash: String,
         cache: CacheStatus,
@@ -166,6 +167,7 @@ impl PluginInner {
 }
 
 mod invoke;
+mod load;
 mod outcome;
 mod prepared;
 
@@ -193,14 +195,6 @@ impl Plugin {
         Plugin {
             inner: Arc::new(inner),
         }
-    }
-
-    pub(crate) fn from_arc(inner: Arc<PluginInner>) -> Self {
-        Plugin { inner }
-    }
-
-    pub(crate) fn downgrade(&self) -> std::sync::Weak<PluginInner> {
-        Arc::downgrade(&self.inner)
     }
 
     /// The plugin's name (file stem or the name given to `load_bytes`).
@@ -282,32 +276,11 @@ impl Plugin {
                 detail: msg.clone(),
             });
         }
-        for d in &policy.grants.dirs {
-            if !d.host.is_dir() {
-                return Err(Error::io(
-                    format!("granting directory {}", d.host.display()),
-                    std::io::Error::new(std::io::ErrorKind::NotFound, "not a directory"),
-                ));
-            }
-        }
-        let receipt_dirs = policy
-            .grants
-            .dirs
-            .iter()
-            .map(|d| {
-                format!(
-                    "{} -> {} ({})",
-                    d.host.display(),
-                    d.guest,
-                    if d.writable { "rw" } else { "ro" }
-                )
-            })
-            .collect();
+        crate::capabilities::check_dirs(&policy.grants)?;
         Ok(Prepared {
             plugin: self.clone(),
             grants: Arc::new(policy.grants),
             limits: Arc::new(policy.limits),
-            receipt_dirs: Arc::new(receipt_dirs),
             reuse: None,
         })
     }

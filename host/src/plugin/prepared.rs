@@ -17,7 +17,6 @@ pub struct Prepared {
     pub(super) plugin: Plugin,
     pub(super) grants: Arc<Grants>,
     pub(super) limits: Arc<Limits>,
-    pub(super) receipt_dirs: Arc<Vec<String>>,
     pub(super) reuse: Option<Arc<Mutex<Vec<Warm>>>>,
 }
 
@@ -53,8 +52,8 @@ impl Prepared {
         let host = &self.plugin.inner.host.inner;
         let state = CallState::new(
             self.plugin.inner.name.clone(),
-            host.shared.clone(),
-            self.grants.clone(),
+            &host.backends,
+            &self.grants,
             &self.limits,
             stdin,
             args,
@@ -114,24 +113,16 @@ impl Prepared {
             Err(e) => return (Outcome::failed(self.plugin.name(), export, e), None),
         };
         let timed = tokio::time::timeout(self.limits.timeout, body(&mut store)).await;
-        let captures = store.data().captures.clone();
         let result = match timed {
             Err(_) => Err(Error::Timeout {
                 plugin: self.plugin.name().to_string(),
                 limit: self.limits.timeout,
             }),
             Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(self.classify(e, store.data(), &captures)),
+            Ok(Err(e)) => Err(self.classify(e, store.data())),
         };
         let fuel_used = fuel_start.map(|f| f.saturating_sub(store.get_fuel().unwrap_or(0)));
-        let outcome = self.finish(
-            export,
-            store.data_mut(),
-            &captures,
-            started,
-            fuel_used,
-            result,
-        );
+        let outcome = self.finish(export, store.data_mut(), started, fuel_used, result);
         let keep = if outcome.result.is_ok() && self.reuse.is_some() {
             Some(store)
         } else {
@@ -145,50 +136,29 @@ impl Prepared {
         &self,
         export: &str,
         state: &mut CallState,
-        captures: &Captures,
         started: Instant,
         fuel_used: Option<u64>,
         result: Result<R>,
     ) -> Outcome<R> {
-        let mut receipt = std::mem::take(&mut state.receipt);
+        let (mut receipt, logs) = state.take_record();
         receipt.plugin = self.plugin.name().to_string();
         receipt.export = export.to_string();
         receipt.wall_time_us = started.elapsed().as_micros() as u64;
         receipt.fuel_used = fuel_used;
-        receipt.peak_memory_bytes = state.limiter.peak_memory;
-        receipt.output_bytes = captures.budget.used();
-        receipt.dirs = (*self.receipt_dirs).clone();
-        receipt.host_calls.http += state.http_hooks.requests;
-        receipt.http_hosts.append(&mut state.http_hooks.hosts);
-        receipt.denials.append(&mut state.http_hooks.denials);
-        for (addr, ok) in captures.sockets.take() {
-            receipt.host_calls.sockets += 1;
-            if !ok {
-                receipt
-                    .denials
-                    .push(format!("sockets: `{addr}` is not granted"));
-            }
-            receipt.socket_addrs.insert(addr);
-        }
         Outcome {
             result,
             receipt,
-            stdout: captures.stdout.take_contents(),
-            stderr: captures.stderr.take_contents(),
-            logs: std::mem::take(&mut state.logs),
+            stdout: state.stdio.stdout.take_contents(),
+            stderr: state.stdio.stderr.take_contents(),
+            logs,
         }
     }
 
     /// Turn a Wasmtime error into the typed error, using what the limiter and
     /// the output budget recorded.
-    pub(super) fn classify(
-        &self,
-        e: wasmtime::Error,
-        state: &CallState,
-        captures: &Captures,
-    ) -> Error {
+    pub(super) fn classify(&self, e: wasmtime::Error, state: &CallState) -> Error {
         let plugin = self.plugin.name().to_string();
-        match state.limiter.tripped {
+        match state.tripped() {
             Some(Tripped::Memory { wanted }) => {
                 return Error::MemoryLimit {
                     plugin,
@@ -218,7 +188,7 @@ impl Prepared {
             }
             None => {}
         }
-        if let Some(stream) = captures.budget.tripped() {
+        if let Some(stream) = state.stdio.budget.tripped() {
             return Error::OutputTooLarge {
                 plugin,
                 limit: self.limits.output_bytes,
@@ -250,7 +220,7 @@ impl Prepared {
             None => format!("{e:#}"),
         };
         // A Rust guest's panic message goes to stderr right before the trap.
-        let stderr = captures.stderr.peek_tail(2048);
+        let stderr = state.stdio.stderr.peek_tail(2048);
         if !stderr.is_empty() {
             message.push_str("; guest stderr: ");
             message.push_str(stderr.trim());
@@ -311,7 +281,7 @@ impl Prepared {
                     None => {
                         let t = Instant::now();
                         let i = pre.instantiate_async(&mut *store).await?;
-                        store.data_mut().receipt.instantiate_us = t.elapsed().as_micros() as u64;
+                        store.data_mut().instantiate_us = t.elapsed().as_micros() as u64;
                         i
                     }
                 };
@@ -401,7 +371,7 @@ impl Prepared {
             .execute("wasi:cli/run", store, started, async move |store| {
                 let t = Instant::now();
                 let cmd = pre.instantiate_async(&mut *store).await?;
-                store.data_mut().receipt.instantiate_us = t.elapsed().as_micros() as u64;
+                store.data_mut().instantiate_us = t.elapsed().as_micros() as u64;
                 match cmd.wasi_cli_run().call_run(&mut *store).await {
                     Ok(Ok(())) => Ok(0),
                     Ok(Err(())) => Ok(1),

@@ -1,5 +1,5 @@
-//! `warden:plugin/kv`: key-value state, one namespace per plugin (or the
-//! namespace its grant names), with a byte quota (keys plus values).
+//! The stores behind `warden:plugin/kv`, shared by all plugins of a host
+//! and partitioned by namespace.
 //!
 //! Two backends: [`MemoryKv`] and [`FileKv`], which keeps one file per
 //! namespace and replaces it atomically (write, fsync, rename) on every
@@ -11,14 +11,6 @@ use std::fmt::Debug;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-
-use crate::bindings::WitError;
-use crate::bindings::warden::plugin::kv::Host;
-use crate::policy::Capability;
-use crate::state::CallState;
-
-/// Longest key accepted.
-pub const MAX_KEY_BYTES: usize = 512;
 
 /// Errors of a kv backend.
 #[derive(Debug, thiserror::Error)]
@@ -252,90 +244,6 @@ impl KvBackend for FileKv {
     }
     fn list(&self, ns: &str, prefix: &str) -> Result<Vec<String>, KvError> {
         self.with_ns(ns, |n| n.list(prefix))
-    }
-}
-
-impl CallState {
-    /// The namespace and quota of this call, or the denial.
-    fn kv_scope(&mut self, what: &str) -> Result<(String, u64), WitError> {
-        match &self.grants.kv {
-            Some(g) => Ok((
-                g.namespace
-                    .clone()
-                    .unwrap_or_else(|| self.plugin.to_string()),
-                g.quota_bytes,
-            )),
-            None => Err(WitError::Denied(self.denied(Capability::Kv, what))),
-        }
-    }
-
-    fn kv_key(&mut self, key: &str) -> Result<(), WitError> {
-        if key.is_empty() || key.len() > MAX_KEY_BYTES {
-            return Err(WitError::Invalid(format!(
-                "kv keys must be 1 to {MAX_KEY_BYTES} bytes, got {}",
-                key.len()
-            )));
-        }
-        self.receipt.kv_keys.insert(key.to_string());
-        Ok(())
-    }
-}
-
-fn storage(e: KvError) -> WitError {
-    match e {
-        KvError::QuotaExceeded { .. } => WitError::LimitExceeded(e.to_string()),
-        KvError::Storage(_) => WitError::Failed(e.to_string()),
-    }
-}
-
-impl Host for CallState {
-    fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, WitError>> {
-        self.count_call(Capability::Kv)?;
-        let (ns, _) = match self.kv_scope(&format!("kv get `{key}`")) {
-            Ok(s) => s,
-            Err(e) => return Ok(Err(e)),
-        };
-        if let Err(e) = self.kv_key(&key) {
-            return Ok(Err(e));
-        }
-        Ok(self.shared.kv.get(&ns, &key).map_err(storage))
-    }
-
-    fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), WitError>> {
-        self.count_call(Capability::Kv)?;
-        let (ns, quota) = match self.kv_scope(&format!("kv set `{key}`")) {
-            Ok(s) => s,
-            Err(e) => return Ok(Err(e)),
-        };
-        if let Err(e) = self.kv_key(&key) {
-            return Ok(Err(e));
-        }
-        Ok(self
-            .shared
-            .kv
-            .set(&ns, &key, &value, quota)
-            .map_err(storage))
-    }
-
-    fn delete(&mut self, key: String) -> wasmtime::Result<Result<bool, WitError>> {
-        self.count_call(Capability::Kv)?;
-        let (ns, _) = match self.kv_scope(&format!("kv delete `{key}`")) {
-            Ok(s) => s,
-            Err(e) => return Ok(Err(e)),
-        };
-        if let Err(e) = self.kv_key(&key) {
-            return Ok(Err(e));
-        }
-        Ok(self.shared.kv.delete(&ns, &key).map_err(storage))
-    }
-
-    fn list_keys(&mut self, prefix: String) -> wasmtime::Result<Result<Vec<String>, WitError>> {
-        self.count_call(Capability::Kv)?;
-        let (ns, _) = match self.kv_scope("kv list-keys") {
-            Ok(s) => s,
-            Err(e) => return Ok(Err(e)),
-        };
-        Ok(self.shared.kv.list(&ns, &prefix).map_err(storage))
     }
 }
 
