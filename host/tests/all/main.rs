@@ -7,6 +7,8 @@ mod support;
 mod cache;
 mod commands;
 mod invoke;
+
+mod layers;
 mod limits;
 mod loading;
 mod policy_cases;
