@@ -53,6 +53,7 @@ mod grants;
 pub mod interfaces;
 mod language;
 mod limits;
+mod plugin;
 mod receipt;
 mod report;
 mod request;
@@ -66,6 +67,9 @@ pub use grants::{
 pub use interfaces::{ImportClass, classify_import};
 pub use language::{Complexity, Hints, Language, Latency};
 pub use limits::{LimitOverrides, Limits, Policy};
+pub use plugin::{
+    CacheStatus, ExportFunc, ImportInfo, ImportStatus, PluginDescription, PluginKind, SourceKind,
+};
 pub use receipt::{HostCalls, LogLine, Receipt};
 pub use report::{
     CompileReport, Decision, ExecutionReport, Health, JobState, JobStatus, MetricsSnapshot,
@@ -85,11 +89,17 @@ pub mod schema {
         serde_json::to_value(schemars::schema_for!(crate::ExecutionReport)).unwrap_or_default()
     }
 
+    /// The schema of [`crate::PluginDescription`].
+    pub fn plugin() -> serde_json::Value {
+        serde_json::to_value(schemars::schema_for!(crate::PluginDescription)).unwrap_or_default()
+    }
+
     /// Every checked-in schema: (file name under `api/schema/`, schema).
     pub fn all() -> Vec<(&'static str, serde_json::Value)> {
         vec![
             ("execute-request.schema.json", request()),
             ("execution-report.schema.json", report()),
+            ("plugin-description.schema.json", plugin()),
         ]
     }
 }
