@@ -14,35 +14,7 @@ use crate::engine::WardenEngine;
 
 const MAGIC: &[u8; 8] = b"WARDEN1\0";
 
-/// Whether a load came from the cache.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CacheStatus {
-    /// Loaded a compiled entry.
-    Hit,
-    /// Compiled and stored.
-    Miss,
-    /// An entry existed but was corrupt or stale; recompiled and replaced.
-    Replaced,
-    /// No cache configured.
-    Disabled,
-    /// The host had the same component loaded already: its compiled code
-    /// and memory images are shared, nothing was read or compiled.
-    Shared,
-}
-
-impl CacheStatus {
-    /// `hit`, `miss`, `replaced`, `disabled` or `shared`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CacheStatus::Hit => "hit",
-            CacheStatus::Miss => "miss",
-            CacheStatus::Replaced => "replaced",
-            CacheStatus::Disabled => "disabled",
-            CacheStatus::Shared => "shared",
-        }
-    }
-}
+pub use warden_api::CacheStatus;
 
 #[derive(Debug, Clone)]
 pub(crate) struct DiskCache {

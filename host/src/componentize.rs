@@ -4,31 +4,7 @@
 
 use crate::error::{Error, Result};
 
-impl SourceKind {
-    /// `component`, `wat`, `preview1-command` or `preview1-reactor`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SourceKind::Component => "component",
-            SourceKind::Wat => "wat",
-            SourceKind::Preview1Command => "preview1-command",
-            SourceKind::Preview1Reactor => "preview1-reactor",
-        }
-    }
-}
-
-/// What kind of Wasm was given, before it became a component.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum SourceKind {
-    /// A component binary.
-    Component,
-    /// WAT text (of a component or a module).
-    Wat,
-    /// A WASI preview1 command module, adapted.
-    Preview1Command,
-    /// A WASI preview1 reactor module, adapted.
-    Preview1Reactor,
-}
+pub use warden_api::SourceKind;
 
 /// Turn what a plugin file holds — a component, WAT text, or a WASI
 /// preview1 core module (adapted with the preview1 adapter) — into component

@@ -48,10 +48,9 @@ impl CallState {
         let stdio = Stdio::new(limits.output_bytes);
         let mut b = WasiCtxBuilder::new();
         stdio.configure(&mut b, stdin);
-        if !args.is_empty() {
-            b.arg(&*plugin);
-            b.args(args);
-        }
+        // argv[0] is the plugin's name, then the arguments.
+        b.arg(&*plugin);
+        b.args(args);
         let contexts = Contexts::new(&plugin, backends, grants, limits, &stdio, &mut b)?;
         Ok(CallState {
             plugin,

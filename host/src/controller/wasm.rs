@@ -1,10 +1,9 @@
 //! The `wasm` runtime: component or core-module bytes, or WAT, on this
 //! crate's [`Host`].
 //!
-//! Input conventions: JSON input goes to `run(input)` for a plugin, or to
-//! stdin for a WASI command, whose stdout must then be JSON (a non-zero exit
-//! is `GUEST_ERROR` with the tail of its stderr); [`Input::Invoke`] calls any
-//! export with WAVE arguments.
+//! Input conventions are the host's ([`Prepared::call`]): JSON input goes to
+//! `run(input)` for a plugin, or to stdin for a WASI command, whose stdout
+//! must then be JSON; [`Input::Invoke`] calls any export with WAVE arguments.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,7 +15,7 @@ use super::runtime::{
 use crate::cache::CacheStatus;
 use crate::error::{Error, Result};
 use crate::host::Host;
-use crate::plugin::{Outcome, Plugin, PluginKind, Prepared};
+use crate::plugin::{Call, Called, Outcome, Plugin, Prepared};
 use crate::policy::{Capability, Policy};
 
 /// Runs Wasm on a [`Host`].
@@ -128,84 +127,37 @@ pub struct WasmInstance {
     prepared: Prepared,
 }
 
-/// The last `max` characters of `bytes` as text.
-fn tail(bytes: &[u8], max: usize) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let text = text.trim_end();
-    let start = text
-        .char_indices()
-        .rev()
-        .nth(max)
-        .map(|(i, _)| i)
-        .unwrap_or(0);
-    text[start..].to_string()
-}
-
 impl WasmInstance {
-    /// Run once.
+    /// Run once: JSON input is a [`Call::Json`] (a plugin's `run`, a
+    /// command's stdin), an invoke a [`Call::Invoke`].
     pub async fn execute(&self, input: &Input) -> Outcome<serde_json::Value> {
-        let plugin = self.prepared.plugin();
-        let name = plugin.name().to_string();
-        match (input, plugin.kind()) {
-            (Input::Json(json), PluginKind::Plugin) => self
-                .prepared
-                .run(json)
-                .await
-                .map(|out| parse_output(&name, &out.output)),
-            (Input::Json(json), PluginKind::Command) => {
-                if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(json) {
-                    return Outcome::failed(
-                        &name,
-                        "wasi:cli/run",
-                        Error::InvalidInput {
-                            plugin: name.clone(),
-                            reason: format!("input is not JSON: {e}"),
-                        },
-                    );
-                }
-                let mut outcome = self.prepared.run_command(json.as_bytes(), &[]).await;
-                // stdout is the output, not a side channel.
-                let stdout = std::mem::take(&mut outcome.stdout);
-                let stderr = outcome.stderr.clone();
-                outcome.map(|code| {
-                    if code != 0 {
-                        return Err(Error::GuestError {
-                            plugin: name.clone(),
-                            message: format!("exited with status {code}: {}", tail(&stderr, 2000)),
-                        });
-                    }
-                    parse_output(&name, &String::from_utf8_lossy(&stdout))
-                })
+        let name = self.prepared.plugin().name().to_string();
+        let call = match input {
+            Input::Json(json) => Call::Json(json.clone()),
+            Input::Invoke(text) => Call::Invoke(text.clone()),
+            Input::Bytes(_) => {
+                let reason = "Wasm takes JSON input or an invoke call, not raw bytes".into();
+                let e = Error::InvalidInput {
+                    plugin: name.clone(),
+                    reason,
+                };
+                return Outcome::failed(&name, "run", e);
             }
-            (Input::Json(_), PluginKind::Library) => Outcome::failed(
-                &name,
-                "run",
-                Error::MissingExport {
-                    plugin: name.clone(),
-                    export: "run (or wasi:cli/run); call a library's exports with an invoke input"
-                        .into(),
-                    available: plugin.exports().iter().map(|f| f.path()).collect(),
-                },
-            ),
-            (Input::Invoke(call), _) => self.prepared.invoke(call).await.map(|inv| {
-                Ok(inv.json.unwrap_or_else(|| {
-                    serde_json::Value::Array(
-                        inv.wave
-                            .into_iter()
-                            .map(serde_json::Value::String)
-                            .collect(),
-                    )
-                }))
-            }),
-            (Input::Bytes(_), _) => Outcome::failed(
-                &name,
-                "run",
-                Error::InvalidInput {
-                    plugin: name.clone(),
-                    reason: "Wasm takes JSON input or an invoke call, not raw bytes".into(),
-                },
-            ),
-        }
+        };
+        self.prepared.call(&call).await.map(|called| match called {
+            Called::Json(text) => parse_output(&name, &text),
+            Called::Invoked(inv) => Ok(inv.json.unwrap_or_else(|| {
+                serde_json::Value::Array(
+                    inv.wave
+                        .into_iter()
+                        .map(serde_json::Value::String)
+                        .collect(),
+                )
+            })),
+            Called::Exit(code) => Err(Error::internal(format!(
+                "a JSON call returned an exit code ({code})"
+            ))),
+        })
     }
 }
 

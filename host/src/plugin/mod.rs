@@ -11,7 +11,8 @@
 //! store of a call, limits, `run` and `run_command`); `invoke` (any export
 //! with WAVE or JSON arguments); `outcome` (what every call returns, and the
 //! script engines' error mapping). The WIT type printer is in
-//! `crate::values`; loading is in `load`.
+//! `crate::values`; loading is in `load`; `dispatch` makes one call
+//! whatever the kind ([`Prepared::call`]); `describe` says what a plugin is.
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -31,49 +32,7 @@ use crate::policy::{Grants, ImportCheck, Policy, check_imports_with};
 
 use crate::state::CallState;
 
-/// What a component is, by its exports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum PluginKind {
-    /// Exports `run: func(input: string) -> result<string, string>`.
-    Plugin,
-    /// Exports `wasi:cli/run` (a WASI command).
-    Command,
-    /// Neither: call its exports with [`Prepared::invoke`].
-    Library,
-}
-
-impl PluginKind {
-    /// `plugin`, `command` or `library`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PluginKind::Plugin => "plugin",
-            PluginKind::Command => "command",
-            PluginKind::Library => "library",
-        }
-    }
-}
-
-/// An exported function.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct ExportFunc {
-    /// The exported instance (interface) holding it, if any.
-    pub instance: Option<String>,
-    /// The function's name.
-    pub name: String,
-    /// Its signature, e.g. `func(a: s32, b: s32) -> s32`.
-    pub signature: String,
-}
-
-impl ExportFunc {
-    /// `instance#name` or `name`.
-    pub fn path(&self) -> String {
-        match &self.instance {
-            Some(i) => format!("{i}#{}", self.name),
-            None => self.name.clone(),
-        }
-    }
-}
+pub use warden_api::{ExportFunc, PluginKind};
 
 pub(crate) struct PluginInner {
     host: Host,
@@ -166,12 +125,16 @@ impl PluginInner {
     }
 }
 
+mod describe;
+mod dispatch;
 mod invoke;
 mod load;
 mod outcome;
 mod prepared;
 
 use crate::values::signature;
+pub use describe::wit_of;
+pub use dispatch::{Call, Called};
 pub use outcome::{Invoked, Outcome, RunOutput, script_error};
 pub use prepared::Prepared;
 

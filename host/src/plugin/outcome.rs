@@ -76,7 +76,7 @@ pub struct RunOutput {
 }
 
 /// What an invoked function returned.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Invoked {
     /// Each result in WAVE.
     pub wave: Vec<String>,
