@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use warden_host::{LogLine, Outcome, PluginKind, Prepared, Receipt};
+use warden_host::{Call, Called, Invoked, LogLine, Outcome, Plugin, PluginKind, Prepared, Receipt};
 
 use crate::args::SandboxArgs;
 use crate::report::{self, usage};
@@ -104,133 +104,125 @@ pub async fn run(args: RunArgs, verbose: bool) -> Result<ExitCode> {
     let (plugin, _) = crate::load::load(&host, &args.plugin).await?;
     let kind = plugin.kind();
 
-    let command_only = args.stdin.is_some() || !args.args.is_empty();
-    if let Some(call) = &args.invoke {
-        if command_only {
+    // Which call the flags make; the host decides what each means for
+    // each kind of component (`Prepared::call`).
+    let command_flags = args.stdin.is_some() || !args.args.is_empty();
+    let call = match (&args.invoke, kind) {
+        (Some(_), _) if command_flags => {
             return Err(usage(
                 "--stdin and --arg are for WASI commands; --invoke takes its arguments in the call",
             ));
         }
-        let prepared = plugin.prepare(policy)?;
-        return invoke(&prepared, call, args.json, args.sandbox.receipt, verbose).await;
-    }
-    match kind {
-        PluginKind::Plugin => {
-            if command_only {
-                return Err(usage(format!(
-                    "`{}` is a plugin (it exports `run`): give it --input JSON; --stdin and --arg are for WASI commands",
-                    plugin.name()
-                )));
-            }
-            let prepared = plugin.prepare(policy)?;
-            let input = input.as_deref().unwrap_or("{}");
-            let outcome = prepared.run(input).await;
-            guest_output_to_stderr(&outcome);
-            let code = match &outcome.result {
-                Ok(out) => {
-                    report::stdout_line(&out.output)?;
-                    ExitCode::SUCCESS
-                }
-                Err(e) => report::report_warden(e, verbose),
-            };
-            print_receipt(args.sandbox.receipt, &outcome.receipt)?;
-            Ok(code)
+        (Some(text), _) => Call::Invoke(text.clone()),
+        (None, PluginKind::Command) if input.is_some() => {
+            return Err(usage(format!(
+                "`{}` is a WASI command: give it --stdin FILE and --arg ARG, not --input",
+                plugin.name()
+            )));
         }
-        PluginKind::Command => {
-            if input.is_some() {
-                return Err(usage(format!(
-                    "`{}` is a WASI command: give it --stdin FILE and --arg ARG, not --input",
-                    plugin.name()
-                )));
-            }
-            let stdin = match &args.stdin {
+        (None, PluginKind::Command) => Call::Command {
+            stdin: match &args.stdin {
                 Some(f) => read_source(f, "stdin file")?,
                 None => Vec::new(),
-            };
-            let mut argv = Vec::with_capacity(args.args.len() + 1);
-            argv.push(plugin.name().to_string());
-            argv.extend(args.args.iter().cloned());
-            let prepared = plugin.prepare(policy)?;
-            let outcome = prepared.run_command(&stdin, &argv).await;
-            report::stdout_bytes(&outcome.stdout).context("writing stdout")?;
-            {
-                let mut err = std::io::stderr().lock();
-                let _ = err.write_all(&outcome.stderr);
-                let _ = err.flush();
-            }
-            guest_streams_to_stderr(&[], &[], &outcome.logs);
-            let code = match &outcome.result {
-                Ok(exit) => ExitCode::from(u8::try_from(*exit).unwrap_or(1)),
-                Err(e) => report::report_warden(e, verbose),
-            };
-            print_receipt(args.sandbox.receipt, &outcome.receipt)?;
-            Ok(code)
-        }
-        PluginKind::Library => {
-            let exports = plugin.exports();
-            let listed: Vec<String> = exports
-                .iter()
-                .map(|f| format!("{}: {}", f.path(), f.signature))
-                .collect();
-            let example = match exports.first() {
-                Some(f) if f.signature.starts_with("func()") => {
-                    format!(", e.g. --invoke '{}()'", f.name)
-                }
-                Some(f) => format!(", e.g. --invoke '{}(…)'", f.name),
-                None => String::new(),
-            };
-            Err(report::coded(
-                warden_host::ErrorCode::MissingExport,
-                format!(
-                    "plugin `{}` is a library (no `run` export, not a WASI command): call one of its exports with --invoke{example}; exports: {}",
-                    plugin.name(),
-                    if listed.is_empty() {
-                        "(none)".to_string()
-                    } else {
-                        listed.join(", ")
-                    }
-                ),
-            ))
-        }
-    }
-}
-
-async fn invoke(
-    prepared: &Prepared,
-    call: &str,
-    json: bool,
-    receipt: bool,
-    verbose: bool,
-) -> Result<ExitCode> {
-    let outcome = prepared.invoke(call).await;
-    guest_output_to_stderr(&outcome);
-    let code = match &outcome.result {
-        Ok(inv) if json => match &inv.json {
-            Some(v) => {
-                report::stdout_line(&v.to_string())?;
-                ExitCode::SUCCESS
-            }
-            None => report::report_warden(
-                &warden_host::Error::Serialization {
-                    plugin: prepared.plugin().name().to_string(),
-                    reason: format!(
-                        "the result has no JSON form; without --json it is: {}",
-                        inv.wave.join(", ")
-                    ),
-                },
-                verbose,
-            ),
+            },
+            args: args.args.clone(),
         },
-        Ok(inv) => {
-            for line in &inv.wave {
-                report::stdout_line(line)?;
-            }
+        (None, PluginKind::Plugin) if command_flags => {
+            return Err(usage(format!(
+                "`{}` is a plugin (it exports `run`): give it --input JSON; --stdin and --arg are for WASI commands",
+                plugin.name()
+            )));
+        }
+        (None, _) => Call::Json(input.unwrap_or_else(|| "{}".into())),
+    };
+    let prepared = plugin.prepare(policy)?;
+    let outcome = prepared.call(&call).await;
+    let code = match (&outcome.result, kind) {
+        (Ok(Called::Exit(exit)), _) => {
+            // A command's own streams pass through.
+            report::stdout_bytes(&outcome.stdout).context("writing stdout")?;
+            let mut err = std::io::stderr().lock();
+            let _ = err.write_all(&outcome.stderr);
+            let _ = err.flush();
+            guest_streams_to_stderr(&[], &[], &outcome.logs);
+            ExitCode::from(u8::try_from(*exit).unwrap_or(1))
+        }
+        (Ok(Called::Json(out)), _) => {
+            guest_output_to_stderr(&outcome);
+            report::stdout_line(out)?;
             ExitCode::SUCCESS
         }
-        Err(e) => report::report_warden(e, verbose),
+        (Ok(Called::Invoked(inv)), _) => {
+            guest_output_to_stderr(&outcome);
+            print_invoked(&prepared, inv, args.json, verbose)?
+        }
+        (Err(e), PluginKind::Library) if e.code() == warden_host::ErrorCode::MissingExport => {
+            return Err(library_hint(&plugin));
+        }
+        (Err(e), _) => {
+            guest_output_to_stderr(&outcome);
+            report::report_warden(e, verbose)
+        }
     };
-    print_receipt(receipt, &outcome.receipt)?;
+    print_receipt(args.sandbox.receipt, &outcome.receipt)?;
     Ok(code)
+}
+
+/// A library called without --invoke: its exports, and how to call one.
+fn library_hint(plugin: &Plugin) -> anyhow::Error {
+    let exports = plugin.exports();
+    let listed: Vec<String> = exports
+        .iter()
+        .map(|f| format!("{}: {}", f.path(), f.signature))
+        .collect();
+    let example = match exports.first() {
+        Some(f) if f.signature.starts_with("func()") => format!(", e.g. --invoke '{}()'", f.name),
+        Some(f) => format!(", e.g. --invoke '{}(…)'", f.name),
+        None => String::new(),
+    };
+    report::coded(
+        warden_host::ErrorCode::MissingExport,
+        format!(
+            "plugin `{}` is a library (no `run` export, not a WASI command): call one of its exports with --invoke{example}; exports: {}",
+            plugin.name(),
+            if listed.is_empty() {
+                "(none)".to_string()
+            } else {
+                listed.join(", ")
+            }
+        ),
+    )
+}
+
+/// An invoke's results: WAVE, one per line, or JSON with --json.
+fn print_invoked(
+    prepared: &Prepared,
+    inv: &Invoked,
+    json: bool,
+    verbose: bool,
+) -> Result<ExitCode> {
+    if !json {
+        for line in &inv.wave {
+            report::stdout_line(line)?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    Ok(match &inv.json {
+        Some(v) => {
+            report::stdout_line(&v.to_string())?;
+            ExitCode::SUCCESS
+        }
+        None => report::report_warden(
+            &warden_host::Error::Serialization {
+                plugin: prepared.plugin().name().to_string(),
+                reason: format!(
+                    "the result has no JSON form; without --json it is: {}",
+                    inv.wave.join(", ")
+                ),
+            },
+            verbose,
+        ),
+    })
 }
 
 /// A plugin's captured stdout/stderr and log lines, prefixed, on our stderr.

@@ -216,5 +216,13 @@ fn inspect_shows_denied_and_granted_imports() {
         .find(|i| i["name"].as_str().unwrap().starts_with("warden:plugin/kv"))
         .unwrap();
     assert_eq!(kv["status"], "granted");
-    assert_eq!(v["policy_check"]["ok"], true);
+    assert_eq!(kv["capability"], "kv");
+    assert!(v["policy_error"].is_null(), "{v:#}");
+    assert_eq!(v["needs"], serde_json::json!(["kv"]));
+    assert!(v["wit"].as_str().unwrap().contains("world root"), "{v:#}");
+
+    let out = w.run_ok(&["inspect", fx::KV_COUNTER, "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("inspect JSON");
+    assert_eq!(v["policy_error"]["code"], "CAPABILITY_DENIED", "{v:#}");
+    assert_eq!(v["policy_error"]["details"]["capability"], "kv", "{v:#}");
 }

@@ -155,6 +155,19 @@ fn check_command(path: &str) {
     let out = w.run_stdin(&["run", path, "--stdin", "-"], b"this will fail");
     assert_eq!(out.code, 1, "{out:#?}");
     assert_eq!(out.stdout, "THIS WILL FAIL");
+
+    // --arg: argv[0] is the plugin's name, then each argument once.
+    let name = std::path::Path::new(path)
+        .file_stem()
+        .unwrap()
+        .to_str()
+        .unwrap();
+    let out = w.run_stdin(
+        &["run", path, "--stdin", "-", "--arg", "one", "--arg", "-2"],
+        b"argv",
+    );
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert_eq!(out.stdout, format!("{name} one -2"));
 }
 
 #[test]
