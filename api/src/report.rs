@@ -48,6 +48,35 @@ pub struct CompileReport {
     pub note: Option<String>,
 }
 
+impl CompileReport {
+    /// A compile that began at `started` and is done now; `cached` when its
+    /// result came from a cache. The one constructor every compile path uses.
+    pub fn timed(started: std::time::Instant, cached: bool) -> Self {
+        CompileReport {
+            cached,
+            micros: started.elapsed().as_micros() as u64,
+            note: None,
+        }
+    }
+
+    /// Served from the controller's own cache: no time spent.
+    pub fn hit() -> Self {
+        CompileReport {
+            cached: true,
+            micros: 0,
+            note: None,
+        }
+    }
+
+    /// With a note for humans (kept as it was when `None`).
+    pub fn with_note(mut self, note: Option<String>) -> Self {
+        if note.is_some() {
+            self.note = note;
+        }
+        self
+    }
+}
+
 /// What a runtime is, for the scheduler and for `warden runtimes`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RuntimeInfo {

@@ -211,11 +211,7 @@ impl Runtime for EbpfRuntime {
                     inner: self.inner.clone(),
                     source,
                 }) as Arc<dyn CompiledModule>,
-                CompileReport {
-                    cached: out.cached,
-                    micros: started.elapsed().as_micros() as u64,
-                    note: None,
-                },
+                CompileReport::timed(started, out.cached),
             ))
         })
     }

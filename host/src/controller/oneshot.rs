@@ -185,12 +185,7 @@ impl Controller {
     ) -> Result<(Arc<ModuleEntry>, CompileReport)> {
         let hit = |entry| {
             self.inner.metrics.cache_lookup(true);
-            let report = CompileReport {
-                cached: true,
-                micros: 0,
-                note: None,
-            };
-            Ok((entry, report))
+            Ok((entry, CompileReport::hit()))
         };
         let recent = lock(&self.inner.code_cache).recent(i, req);
         if let Some(entry) = recent {

@@ -437,7 +437,6 @@ impl Runtime for RustRuntime {
             };
             let rustc_micros = started.elapsed().as_micros() as u64;
             let (module, load) = self.wasm.load("rust-snippet", bytes).await?;
-            let micros = started.elapsed().as_micros() as u64;
             let note = (!cached).then(|| {
                 format!(
                     "compiled with {version} in {} ms (rustc) + {} ms (Cranelift); cached by hash for next time",
@@ -447,11 +446,7 @@ impl Runtime for RustRuntime {
             });
             Ok((
                 Arc::new(module) as Arc<dyn CompiledModule>,
-                CompileReport {
-                    cached: cached && load.cached,
-                    micros,
-                    note,
-                },
+                CompileReport::timed(started, cached && load.cached).with_note(note),
             ))
         })
     }

@@ -44,15 +44,15 @@ impl WasmRuntime {
         let plugin = tokio::task::spawn_blocking(move || host.load_bytes(&n, &bytes))
             .await
             .map_err(|e| Error::internal(format!("the compile thread failed: {e}")))??;
-        let micros = started.elapsed().as_micros() as u64;
         let cached = matches!(
             plugin.cache_status(),
             CacheStatus::Hit | CacheStatus::Shared
         );
-        let note = (!cached && micros > 100_000).then(|| {
+        let report = CompileReport::timed(started, cached);
+        let note = (!cached && report.micros > 100_000).then(|| {
             format!(
                 "compiled {name} with Cranelift in {} ms{}",
-                micros / 1000,
+                report.micros / 1000,
                 if plugin.cache_status() == CacheStatus::Disabled {
                     ""
                 } else {
@@ -60,14 +60,7 @@ impl WasmRuntime {
                 }
             )
         });
-        Ok((
-            WasmModule { plugin },
-            CompileReport {
-                cached,
-                micros,
-                note,
-            },
-        ))
+        Ok((WasmModule { plugin }, report.with_note(note)))
     }
 }
 
