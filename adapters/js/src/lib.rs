@@ -180,104 +180,48 @@ impl JsPrepared {
 /// with the module), so executions pay for neither stripping nor parsing in
 /// the host.
 pub mod runtime {
-    use std::sync::Arc;
-    use std::time::Instant;
-
-    use warden_host::controller::runtime::{
-        BoxFuture, CompileReport, CompiledModule, Complexity, Health, Language, Latency, Runtime,
-        RuntimeInfo, SnippetEngine, SnippetModule, WarmCell, source_text,
-    };
-    use warden_host::{Capability, Host, Outcome, Policy, Result};
+    use warden_host::controller::runtime::{BoxFuture, Complexity, Language, Latency, RuntimeInfo};
+    use warden_host::controller::snippet::{SnippetEngine, SnippetRuntime};
+    use warden_host::{Host, Outcome, Policy, Result};
 
     use super::{JsEngine, JsPrepared, to_js};
 
     /// JavaScript and TypeScript on QuickJS.
-    #[derive(Debug)]
-    pub struct JsRuntime {
-        host: Host,
-        engine: WarmCell<JsEngine>,
-    }
+    pub type JsRuntime = SnippetRuntime<JsEngine>;
 
-    impl JsRuntime {
-        /// A runtime on `host`; the engine is pre-initialized on start.
-        pub fn new(host: Host) -> Self {
-            JsRuntime {
-                host,
-                engine: WarmCell::default(),
-            }
-        }
+    impl SnippetEngine for JsEngine {
+        type Sandbox = JsPrepared;
 
-        async fn engine(&self) -> Result<JsEngine> {
-            self.engine.get_or_make(|| JsEngine::new(&self.host)).await
-        }
-    }
-
-    impl Runtime for JsRuntime {
-        fn info(&self) -> RuntimeInfo {
+        fn info() -> RuntimeInfo {
             RuntimeInfo {
                 name: "js".into(),
                 description:
                     "JavaScript and TypeScript on QuickJS (rquickjs) in a pre-initialized component"
                         .into(),
                 languages: vec![Language::JavaScript, Language::TypeScript],
-                capabilities: vec![
-                    Capability::Log,
-                    Capability::Kv,
-                    Capability::Host,
-                    Capability::Events,
-                ],
+                capabilities: Vec::new(),
                 priority: 10,
                 latency: Latency::Low,
                 complexity: Complexity::Complex,
                 max_duration: None,
                 typical: "~100 µs per fresh instance".into(),
                 enforces_limits: true,
-                fuel: self.host.engine().options().fuel,
+                fuel: false,
             }
         }
 
-        fn start(&self) -> BoxFuture<'_, Result<()>> {
-            Box::pin(async move { self.engine().await.map(|_| ()) })
+        fn not_started() -> String {
+            "not started: the first call pre-initializes the engine".into()
         }
 
-        fn stop(&self) -> BoxFuture<'_, ()> {
-            Box::pin(async move { self.engine.clear() })
+        fn make(host: Host) -> BoxFuture<'static, Result<Self>> {
+            Box::pin(async move { JsEngine::new(&host).await })
         }
 
-        fn health(&self) -> BoxFuture<'_, Health> {
-            Box::pin(async move {
-                match self.engine.get() {
-                    Some(_) => Health::Healthy,
-                    None => Health::Degraded(
-                        "not started: the first call pre-initializes the engine".into(),
-                    ),
-                }
-            })
+        /// TypeScript is stripped here, once per compile.
+        fn prepare_source(&self, language: Language, source: &str) -> Result<String> {
+            to_js("snippet", language, source)
         }
-
-        fn compile<'a>(
-            &'a self,
-            language: Language,
-            code: &'a [u8],
-        ) -> BoxFuture<'a, Result<(Arc<dyn CompiledModule>, CompileReport)>> {
-            Box::pin(async move {
-                let started = Instant::now();
-                let js = to_js("snippet", language, source_text("js", code)?)?;
-                let engine = self.engine().await?;
-                Ok((
-                    Arc::new(SnippetModule::new("js", engine, js)) as Arc<dyn CompiledModule>,
-                    CompileReport {
-                        cached: false,
-                        micros: started.elapsed().as_micros() as u64,
-                        note: None,
-                    },
-                ))
-            })
-        }
-    }
-
-    impl SnippetEngine for JsEngine {
-        type Sandbox = JsPrepared;
 
         fn sandbox(&self, policy: Policy) -> Result<JsPrepared> {
             self.prepare(policy)

@@ -251,114 +251,53 @@ fn refuse_native(name: &str, dir: &Path) -> Result<()> {
 /// instance per execution. Starting it compiles the engine (about 10 s the
 /// first time; a cache hit later).
 pub mod runtime {
-    use std::sync::Arc;
-    use std::time::Instant;
-
-    use warden_host::controller::runtime::{
-        BoxFuture, CompileReport, CompiledModule, Complexity, Health, Language, Latency, Runtime,
-        RuntimeInfo, SnippetEngine, SnippetModule, WarmCell, source_text,
-    };
-    use warden_host::{Capability, Error, Host, Outcome, Policy, Result};
+    use warden_host::controller::runtime::{BoxFuture, Complexity, Language, Latency, RuntimeInfo};
+    use warden_host::controller::snippet::{SnippetEngine, SnippetRuntime};
+    use warden_host::{Error, Host, Outcome, Policy, Result};
 
     use super::{PySandbox, PythonEngine};
 
     /// Python on CPython (componentize-py).
-    #[derive(Debug)]
-    pub struct PythonRuntime {
-        host: Host,
-        engine: WarmCell<PythonEngine>,
-    }
+    pub type PythonRuntime = SnippetRuntime<PythonEngine>;
 
-    impl PythonRuntime {
-        /// A runtime on `host`; the engine is compiled (or loaded from the
-        /// cache) on start.
-        pub fn new(host: Host) -> Self {
-            PythonRuntime {
-                host,
-                engine: WarmCell::default(),
-            }
-        }
+    impl SnippetEngine for PythonEngine {
+        type Sandbox = PySandbox;
 
-        async fn engine(&self) -> Result<PythonEngine> {
-            self.engine
-                .get_or_make(|| async {
-                    let host = self.host.clone();
-                    tokio::task::spawn_blocking(move || PythonEngine::new(&host))
-                        .await
-                        .map_err(|e| Error::Internal {
-                            message: format!("the engine compile thread failed: {e}"),
-                        })?
-                })
-                .await
-        }
-    }
-
-    impl Runtime for PythonRuntime {
-        fn info(&self) -> RuntimeInfo {
+        fn info() -> RuntimeInfo {
             RuntimeInfo {
                 name: "python".into(),
                 description:
                     "Python 3 on CPython (componentize-py), pre-initialized standard library".into(),
                 languages: vec![Language::Python],
-                capabilities: vec![
-                    Capability::Log,
-                    Capability::Kv,
-                    Capability::Host,
-                    Capability::Events,
-                ],
+                capabilities: Vec::new(),
                 priority: 10,
                 latency: Latency::Normal,
                 complexity: Complexity::Complex,
                 max_duration: None,
                 typical: "~2 ms per fresh instance".into(),
                 enforces_limits: true,
-                fuel: self.host.engine().options().fuel,
+                fuel: false,
             }
         }
 
-        fn start(&self) -> BoxFuture<'_, Result<()>> {
-            Box::pin(async move { self.engine().await.map(|_| ()) })
+        fn not_started() -> String {
+            "not started: the first call compiles the engine (~10 s uncached)".into()
         }
 
-        fn stop(&self) -> BoxFuture<'_, ()> {
-            Box::pin(async move { self.engine.clear() })
-        }
-
-        fn health(&self) -> BoxFuture<'_, Health> {
+        /// Compiling (or loading) the engine is CPU work: on the blocking pool.
+        fn make(host: Host) -> BoxFuture<'static, Result<Self>> {
             Box::pin(async move {
-                match self.engine.get() {
-                    Some(_) => Health::Healthy,
-                    None => Health::Degraded(
-                        "not started: the first call compiles the engine (~10 s uncached)".into(),
-                    ),
-                }
+                tokio::task::spawn_blocking(move || PythonEngine::new(&host))
+                    .await
+                    .map_err(|e| Error::Internal {
+                        message: format!("the engine compile thread failed: {e}"),
+                    })?
             })
         }
 
-        fn compile<'a>(
-            &'a self,
-            _language: Language,
-            code: &'a [u8],
-        ) -> BoxFuture<'a, Result<(Arc<dyn CompiledModule>, CompileReport)>> {
-            Box::pin(async move {
-                let started = Instant::now();
-                let source = source_text("python", code)?;
-                let engine = self.engine().await?;
-                Ok((
-                    Arc::new(SnippetModule::new("python", engine, source))
-                        as Arc<dyn CompiledModule>,
-                    CompileReport {
-                        cached: false,
-                        micros: started.elapsed().as_micros() as u64,
-                        note: None,
-                    },
-                ))
-            })
+        fn prepare_source(&self, _language: Language, source: &str) -> Result<String> {
+            Ok(source.to_string())
         }
-    }
-
-    impl SnippetEngine for PythonEngine {
-        type Sandbox = PySandbox;
 
         fn sandbox(&self, policy: Policy) -> Result<PySandbox> {
             self.prepare(policy)

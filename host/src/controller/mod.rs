@@ -78,6 +78,7 @@ mod registry;
 pub mod runtime;
 pub mod rust;
 pub mod schedule;
+pub mod snippet;
 pub mod wasm;
 
 use std::collections::HashMap;

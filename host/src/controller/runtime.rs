@@ -60,73 +60,6 @@ pub trait ModuleInstance: Send + Sync + fmt::Debug {
     fn execute<'a>(&'a self, input: &'a Input) -> BoxFuture<'a, Outcome<serde_json::Value>>;
 }
 
-/// A script engine that runs source given at call time, JSON in and out
-/// (warden-js's and warden-python's): [`SnippetModule`] makes it a
-/// controller module.
-pub trait SnippetEngine: Clone + Send + Sync + fmt::Debug + 'static {
-    /// Snippets under one policy.
-    type Sandbox: Send + Sync + fmt::Debug + 'static;
-
-    /// A sandbox with these grants and limits.
-    fn sandbox(&self, policy: Policy) -> Result<Self::Sandbox>;
-
-    /// Run `source` on `input` (JSON text) in a fresh instance: JSON text.
-    fn exec<'a>(
-        sandbox: &'a Self::Sandbox,
-        source: &'a str,
-        input: &'a str,
-    ) -> BoxFuture<'a, Outcome<String>>;
-}
-
-/// Source (ready for the engine) and the engine it runs on.
-#[derive(Debug)]
-pub struct SnippetModule<E> {
-    runtime: &'static str,
-    engine: E,
-    source: Arc<str>,
-}
-
-impl<E: SnippetEngine> SnippetModule<E> {
-    /// `source` on `engine`, for runtime `runtime` (named in errors).
-    pub fn new(runtime: &'static str, engine: E, source: impl Into<Arc<str>>) -> Self {
-        SnippetModule {
-            runtime,
-            engine,
-            source: source.into(),
-        }
-    }
-}
-
-impl<E: SnippetEngine> CompiledModule for SnippetModule<E> {
-    fn instantiate(&self, policy: &Policy) -> Result<Arc<dyn ModuleInstance>> {
-        Ok(Arc::new(SnippetInstance::<E> {
-            runtime: self.runtime,
-            sandbox: self.engine.sandbox(policy.clone())?,
-            source: self.source.clone(),
-        }))
-    }
-}
-
-#[derive(Debug)]
-struct SnippetInstance<E: SnippetEngine> {
-    runtime: &'static str,
-    sandbox: E::Sandbox,
-    source: Arc<str>,
-}
-
-impl<E: SnippetEngine> ModuleInstance for SnippetInstance<E> {
-    fn execute<'a>(&'a self, input: &'a Input) -> BoxFuture<'a, Outcome<serde_json::Value>> {
-        Box::pin(async move {
-            match json_input(self.runtime, input) {
-                Ok(json) => E::exec(&self.sandbox, &self.source, json)
-                    .await
-                    .map(|out| parse_output(self.runtime, &out)),
-                Err(e) => Outcome::failed(self.runtime, crate::script::SCRIPT_EVAL, e),
-            }
-        })
-    }
-}
-
 /// `code` as UTF-8 source, or `INVALID_INPUT` naming `runtime`.
 pub fn source_text<'a>(runtime: &str, code: &'a [u8]) -> Result<&'a str> {
     std::str::from_utf8(code).map_err(|e| crate::Error::InvalidInput {
@@ -151,53 +84,6 @@ pub fn json_input<'a>(runtime: &str, input: &'a Input) -> Result<&'a str> {
                 }
             ),
         }),
-    }
-}
-
-/// A runtime's warm state (an engine), made on first use or at start,
-/// dropped at stop. Concurrent first uses make it once.
-#[derive(Debug)]
-pub struct WarmCell<T> {
-    value: std::sync::Mutex<Option<T>>,
-    starting: tokio::sync::Mutex<()>,
-}
-
-impl<T> Default for WarmCell<T> {
-    fn default() -> Self {
-        WarmCell {
-            value: std::sync::Mutex::new(None),
-            starting: tokio::sync::Mutex::new(()),
-        }
-    }
-}
-
-impl<T: Clone> WarmCell<T> {
-    /// The value, if made.
-    pub fn get(&self) -> Option<T> {
-        self.value.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    /// The value, made with `make` if missing.
-    pub async fn get_or_make<F, Fut>(&self, make: F) -> Result<T>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<T>>,
-    {
-        if let Some(v) = self.get() {
-            return Ok(v);
-        }
-        let _guard = self.starting.lock().await;
-        if let Some(v) = self.get() {
-            return Ok(v);
-        }
-        let v = make().await?;
-        *self.value.lock().unwrap_or_else(|p| p.into_inner()) = Some(v.clone());
-        Ok(v)
-    }
-
-    /// Drop the value.
-    pub fn clear(&self) {
-        *self.value.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 }
 
