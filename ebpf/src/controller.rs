@@ -17,9 +17,9 @@ use std::time::{Duration, Instant};
 
 use warden_host::controller::runtime::{
     BoxFuture, CompileReport, CompiledModule, Complexity, Health, Input, Language, Latency,
-    ModuleInstance, Runtime, RuntimeInfo, source_text,
+    ModuleInstance, RunOutcome, Runtime, RuntimeInfo, source_text,
 };
-use warden_host::{Error, Outcome, Policy, Receipt, Result};
+use warden_host::{Error, Policy, Receipt, Result};
 
 use crate::sidecar::SidecarClient;
 use crate::{EbpfError, Kernel, KernelOptions, RunOutput, Source};
@@ -275,7 +275,7 @@ fn data_of(input: &Input) -> Result<Vec<u8>> {
 }
 
 impl ModuleInstance for EbpfInstance {
-    fn execute<'a>(&'a self, input: &'a Input) -> BoxFuture<'a, Outcome<serde_json::Value>> {
+    fn execute<'a>(&'a self, input: &'a Input) -> BoxFuture<'a, RunOutcome> {
         Box::pin(async move {
             let started = Instant::now();
             let result = match data_of(input) {
@@ -287,7 +287,7 @@ impl ModuleInstance for EbpfInstance {
                     .map_err(to_warden),
                 Err(e) => Err(e),
             };
-            Outcome::new(
+            RunOutcome::new(
                 result,
                 Receipt {
                     plugin: "ebpf".into(),

@@ -19,10 +19,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use warden_host::controller::runtime::{
-    BoxFuture, CompileReport, CompiledModule, ModuleInstance, Runtime, RuntimeInfo,
+    BoxFuture, CompileReport, CompiledModule, ModuleInstance, RunOutcome, Runtime, RuntimeInfo,
 };
 use warden_host::{
-    Complexity, Controller, ExecuteRequest, Host, Input, Language, Latency, Outcome, Policy, Result,
+    Complexity, Controller, ExecuteRequest, Host, Input, Language, Latency, Policy, Result,
 };
 
 const JS: &str = "(input) => input.n + 1";
@@ -71,8 +71,8 @@ impl CompiledModule for Noop {
 }
 
 impl ModuleInstance for Noop {
-    fn execute<'a>(&'a self, _: &'a Input) -> BoxFuture<'a, Outcome<serde_json::Value>> {
-        Box::pin(async { Outcome::new(Ok(serde_json::json!(42)), Default::default()) })
+    fn execute<'a>(&'a self, _: &'a Input) -> BoxFuture<'a, RunOutcome> {
+        Box::pin(async { RunOutcome::new(Ok(serde_json::json!(42)), Default::default()) })
     }
 }
 

@@ -8,12 +8,11 @@ use warden_api::{Decision, ExecConfig, Hints, Input, Language, Policy};
 
 use super::caches::{DECISIONS_KEPT, DecisionKey, InstanceEntry, ModuleEntry};
 use super::queue::QueueRule;
-use super::runtime::CompileReport;
+use super::runtime::{CompileReport, RunOutcome};
 use super::schedule::{self, Demands};
 use super::{Controller, Execution, ModuleHandle};
 use crate::error::{Error, Result};
 use crate::lock;
-use crate::plugin::Outcome;
 use crate::policy::lower_config;
 
 impl Controller {
@@ -228,7 +227,7 @@ impl Controller {
 
     pub(super) fn finish(
         &self,
-        outcome: Outcome<serde_json::Value>,
+        outcome: RunOutcome,
         decision: Decision,
         compile: Option<CompileReport>,
         queued: Duration,

@@ -5,9 +5,8 @@ use std::time::Duration;
 
 use warden_api::Input;
 
-use super::runtime::ModuleInstance;
+use super::runtime::{ModuleInstance, RunOutcome};
 use crate::error::Error;
-use crate::plugin::Outcome;
 
 /// How time spent queued counts, written once for every path: with
 /// `include`, waiting for a slot uses up the timeout (admission gives up at
@@ -33,7 +32,7 @@ impl QueueRule {
         input: &Input,
         runtime: &str,
         queued: Duration,
-    ) -> Outcome<serde_json::Value> {
+    ) -> RunOutcome {
         let run = instance.execute(input);
         if !self.include || queued.is_zero() {
             return run.await;
@@ -43,7 +42,7 @@ impl QueueRule {
         let left = self.timeout.saturating_sub(queued);
         match tokio::time::timeout(left, run).await {
             Ok(o) => o,
-            Err(_) => Outcome::failed(
+            Err(_) => RunOutcome::failed(
                 runtime,
                 "execute",
                 Error::Timeout {

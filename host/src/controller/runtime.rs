@@ -6,8 +6,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use crate::error::Result;
-use crate::plugin::Outcome;
+use bytes::Bytes;
+use warden_api::{LogLine, Receipt};
+
+use crate::error::{Error, Result};
 use crate::policy::Policy;
 
 pub use warden_api::{CompileReport, Complexity, Health, Input, Language, Latency, RuntimeInfo};
@@ -57,12 +59,65 @@ pub trait CompiledModule: Send + Sync + fmt::Debug {
 /// runtime documents otherwise.
 pub trait ModuleInstance: Send + Sync + fmt::Debug {
     /// Run once. The output is JSON.
-    fn execute<'a>(&'a self, input: &'a Input) -> BoxFuture<'a, Outcome<serde_json::Value>>;
+    fn execute<'a>(&'a self, input: &'a Input) -> BoxFuture<'a, RunOutcome>;
+}
+
+/// What one execution on any runtime gave: the JSON output or the typed
+/// error, the guest's streams and logs, and the receipt (what the sandbox
+/// touched and cost; a runtime without a Wasm sandbox, such as eBPF, fills
+/// in what applies).
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// The output (JSON), or the typed error.
+    pub result: Result<serde_json::Value>,
+    /// What the call cost and touched.
+    pub receipt: Receipt,
+    /// What the guest wrote to stdout.
+    pub stdout: Bytes,
+    /// What the guest wrote to stderr.
+    pub stderr: Bytes,
+    /// What the guest logged.
+    pub logs: Vec<LogLine>,
+}
+
+impl RunOutcome {
+    /// `result` with `receipt` and no output streams.
+    pub fn new(result: Result<serde_json::Value>, receipt: Receipt) -> Self {
+        RunOutcome {
+            result,
+            receipt,
+            stdout: Bytes::new(),
+            stderr: Bytes::new(),
+            logs: Vec::new(),
+        }
+    }
+
+    /// A failure before anything ran, in `runtime`'s `entry`.
+    pub fn failed(runtime: &str, entry: &str, error: Error) -> Self {
+        let receipt = Receipt {
+            plugin: runtime.to_string(),
+            export: entry.to_string(),
+            ..Receipt::default()
+        };
+        RunOutcome::new(Err(error), receipt)
+    }
+}
+
+impl From<crate::plugin::Outcome<serde_json::Value>> for RunOutcome {
+    fn from(o: crate::plugin::Outcome<serde_json::Value>) -> Self {
+        RunOutcome {
+            result: o.result,
+            receipt: o.receipt,
+            stdout: o.stdout,
+            stderr: o.stderr,
+            logs: o.logs,
+        }
+    }
 }
 
 /// `code` as UTF-8 source, or `INVALID_INPUT` naming `runtime`.
 pub fn source_text<'a>(runtime: &str, code: &'a [u8]) -> Result<&'a str> {
-    std::str::from_utf8(code).map_err(|e| crate::Error::InvalidInput {
+    std::str::from_utf8(code).map_err(|e| Error::InvalidInput {
         plugin: runtime.to_string(),
         reason: format!("the source is not UTF-8: {e}"),
     })
@@ -73,7 +128,7 @@ pub fn source_text<'a>(runtime: &str, code: &'a [u8]) -> Result<&'a str> {
 pub fn json_input<'a>(runtime: &str, input: &'a Input) -> Result<&'a str> {
     match input {
         Input::Json(j) => Ok(j),
-        Input::Invoke(_) | Input::Bytes(_) => Err(crate::Error::InvalidInput {
+        Input::Invoke(_) | Input::Bytes(_) => Err(Error::InvalidInput {
             plugin: runtime.to_string(),
             reason: format!(
                 "{runtime} takes JSON input, not {}",
@@ -90,7 +145,7 @@ pub fn json_input<'a>(runtime: &str, input: &'a Input) -> Result<&'a str> {
 /// Decode JSON text, for runtimes whose guests return JSON text:
 /// `SERIALIZATION` when it is not JSON.
 pub fn parse_output(plugin: &str, text: &str) -> Result<serde_json::Value> {
-    serde_json::from_str(text).map_err(|e| crate::Error::Serialization {
+    serde_json::from_str(text).map_err(|e| Error::Serialization {
         plugin: plugin.to_string(),
         reason: format!(
             "the output is not JSON ({e}): {}",

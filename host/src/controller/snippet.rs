@@ -11,8 +11,8 @@ use std::time::Instant;
 use warden_api::interfaces::WARDEN_INTERFACES;
 
 use super::runtime::{
-    BoxFuture, CompileReport, CompiledModule, Health, Input, Language, ModuleInstance, Runtime,
-    RuntimeInfo, json_input, parse_output, source_text,
+    BoxFuture, CompileReport, CompiledModule, Health, Input, Language, ModuleInstance, RunOutcome,
+    Runtime, RuntimeInfo, json_input, parse_output, source_text,
 };
 use crate::error::Result;
 use crate::host::Host;
@@ -154,13 +154,14 @@ struct SnippetInstance<E: SnippetEngine> {
 }
 
 impl<E: SnippetEngine> ModuleInstance for SnippetInstance<E> {
-    fn execute<'a>(&'a self, input: &'a Input) -> BoxFuture<'a, Outcome<serde_json::Value>> {
+    fn execute<'a>(&'a self, input: &'a Input) -> BoxFuture<'a, RunOutcome> {
         Box::pin(async move {
             match json_input(&self.runtime, input) {
                 Ok(json) => E::exec(&self.sandbox, &self.source, json)
                     .await
-                    .map(|out| parse_output(&self.runtime, &out)),
-                Err(e) => Outcome::failed(&self.runtime, crate::script::SCRIPT_EVAL, e),
+                    .map(|out| parse_output(&self.runtime, &out))
+                    .into(),
+                Err(e) => RunOutcome::failed(&self.runtime, crate::script::SCRIPT_EVAL, e),
             }
         })
     }

@@ -10,12 +10,12 @@ use std::time::Instant;
 
 use super::runtime::{
     BoxFuture, CompileReport, CompiledModule, Complexity, Input, Language, Latency, ModuleInstance,
-    Runtime, RuntimeInfo, parse_output,
+    RunOutcome, Runtime, RuntimeInfo, parse_output,
 };
 use crate::cache::CacheStatus;
 use crate::error::{Error, Result};
 use crate::host::Host;
-use crate::plugin::{Call, Called, Outcome, Plugin, Prepared};
+use crate::plugin::{Call, Called, Plugin, Prepared};
 use crate::policy::{Capability, Policy};
 
 /// Runs Wasm on a [`Host`].
@@ -123,7 +123,7 @@ pub struct WasmInstance {
 impl WasmInstance {
     /// Run once: JSON input is a [`Call::Json`] (a plugin's `run`, a
     /// command's stdin), an invoke a [`Call::Invoke`].
-    pub async fn execute(&self, input: &Input) -> Outcome<serde_json::Value> {
+    pub async fn execute(&self, input: &Input) -> RunOutcome {
         let name = self.prepared.plugin().name().to_string();
         let call = match input {
             Input::Json(json) => Call::Json(json.clone()),
@@ -134,10 +134,11 @@ impl WasmInstance {
                     plugin: name.clone(),
                     reason,
                 };
-                return Outcome::failed(&name, "run", e);
+                return RunOutcome::failed(&name, "run", e);
             }
         };
-        self.prepared.call(&call).await.map(|called| match called {
+        let outcome = self.prepared.call(&call).await;
+        RunOutcome::from(outcome.map(|called| match called {
             Called::Json(text) => parse_output(&name, &text),
             Called::Invoked(inv) => Ok(inv.json.unwrap_or_else(|| {
                 serde_json::Value::Array(
@@ -150,12 +151,12 @@ impl WasmInstance {
             Called::Exit(code) => Err(Error::internal(format!(
                 "a JSON call returned an exit code ({code})"
             ))),
-        })
+        }))
     }
 }
 
 impl ModuleInstance for WasmInstance {
-    fn execute<'a>(&'a self, input: &'a Input) -> BoxFuture<'a, Outcome<serde_json::Value>> {
+    fn execute<'a>(&'a self, input: &'a Input) -> BoxFuture<'a, RunOutcome> {
         Box::pin(WasmInstance::execute(self, input))
     }
 }
