@@ -4,9 +4,11 @@
 //! `warden build plugin.py` can use the same one.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use anyhow::{Context, Result, bail};
+
+#[path = "src/componentize.rs"]
+mod componentize;
 
 fn main() -> Result<()> {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);
@@ -21,25 +23,14 @@ fn main() -> Result<()> {
     let out_dir = root.join("target/engines");
     std::fs::create_dir_all(&out_dir)?;
     let out = out_dir.join("python-engine.wasm");
-    let output = Command::new(&cpy)
-        .current_dir(&root)
-        .env_remove("VIRTUAL_ENV")
-        .args([
-            "-d",
-            "wit",
-            "-w",
-            "script-engine",
-            "componentize",
-            "app",
-            "-p",
-        ])
-        .arg(manifest.join("engine"))
-        .arg("-p")
-        .arg(&manifest)
-        .arg("-o")
-        .arg(&out)
-        .output()
-        .with_context(|| format!("running {}", cpy.display()))?;
+    let output = componentize::command(
+        &cpy,
+        &root,
+        &[manifest.join("engine"), manifest.clone()],
+        &out,
+    )
+    .output()
+    .with_context(|| format!("running {}", cpy.display()))?;
     if !output.status.success() {
         bail!(
             "componentize-py failed building the Python engine:\n{}\n{}",

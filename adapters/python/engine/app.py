@@ -5,7 +5,8 @@ It behaves like the JavaScript engine (adapters/js/engine) so the host treats
 both alike: the same exports, the same ``script-error`` kinds, the same
 ``<kind>: <message>`` strings from ``run``.
 
-Build (from the repository root; see adapters/python/build.sh)::
+Built by the warden-python crate's build.rs (the command line is in
+adapters/python/src/componentize.rs), the same as::
 
     VIRTUAL_ENV= .venv/bin/componentize-py -d wit -w script-engine componentize app \\
         -p adapters/python/engine -p adapters/python -o target/engines/python-engine.wasm
@@ -33,8 +34,8 @@ whatever the interpreter itself loaded: ``sys``, ``os``, ``types``, ``inspect``,
 sandbox; available: ...". Native packages such as numpy cannot be added (no
 WASI builds). Pure-Python ones can be vendored (``pip install --target DIR``)
 and added with another ``-p DIR``: for snippets they must also be imported
-here; a baked plugin (below) can import them itself (``build.sh plugin FILE.py
-OUT.wasm DIR``), as it can any standard module, since it is imported at build
+here; a baked plugin (below) can import them itself (``warden build FILE.py
+--vendor DIR``), as it can any standard module, since it is imported at build
 time.
 
 ``random`` is re-seeded from ``wasi:random`` on the first call in each
@@ -96,7 +97,7 @@ returns the world's ``Err``.
 Baked plugins (``run``)
 =======================
 
-``build.sh plugin file.py out.wasm`` adds a directory holding ``file.py`` as
+``warden build file.py`` adds a directory holding ``file.py`` as
 ``warden_plugin.py``; it is imported here at build time (so its top-level code
 runs then, with no host: no capability calls at import time) and ``run(input)``
 calls its ``run`` (or ``main``) exactly as eval calls a snippet's (tracebacks

@@ -19,6 +19,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod componentize;
+
 use warden_host::script::{ScriptEngine, ScriptSandbox};
 use warden_host::{Error, Host, Outcome, Plugin, Policy, Result};
 
@@ -168,19 +170,8 @@ pub fn build_plugin(name: &str, source: &str, options: &BuildOptions) -> Result<
     }
 
     let out = dir.join("plugin.wasm");
-    let mut cmd = Command::new(COMPONENTIZE_PY);
-    cmd.current_dir(dir).env_remove("VIRTUAL_ENV").args([
-        "-d",
-        "wit",
-        "-w",
-        "script-engine",
-        "componentize",
-        "app",
-    ]);
-    for p in &paths {
-        cmd.arg("-p").arg(p);
-    }
-    let result = cmd.arg("-o").arg(&out).output().map_err(io(format!(
+    let cmd = &mut componentize::command(Path::new(COMPONENTIZE_PY), dir, &paths, &out);
+    let result = cmd.output().map_err(io(format!(
         "running {COMPONENTIZE_PY} (make setup installs it)"
     )))?;
     if !result.status.success() {
