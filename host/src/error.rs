@@ -219,6 +219,13 @@ pub enum Error {
         /// The job id.
         job: String,
     },
+    /// See [`ErrorCode::Cancelled`]: a call its caller gave up on (an
+    /// `AbortSignal`, a closed connection) was stopped.
+    #[error("the call was cancelled by {by}")]
+    Aborted {
+        /// Who cancelled it.
+        by: String,
+    },
     /// An error a runtime outside this crate reports with its own code
     /// (e.g. the eBPF runtime's `VERIFIER_REJECTED`).
     #[error("{runtime}: {message}")]
@@ -268,7 +275,7 @@ impl Error {
             Error::NotFound { .. } => ErrorCode::NotFound,
             Error::NoRuntime { .. } => ErrorCode::NoRuntime,
             Error::Unavailable { .. } => ErrorCode::Unavailable,
-            Error::Cancelled { .. } => ErrorCode::Cancelled,
+            Error::Cancelled { .. } | Error::Aborted { .. } => ErrorCode::Cancelled,
             Error::Runtime { code, .. } => *code,
             Error::OverCeiling(_) => ErrorCode::OverCeiling,
         }
@@ -371,6 +378,7 @@ impl Error {
                 .with("runtime", runtime.as_str())
                 .with("reason", reason.as_str()),
             Error::Cancelled { job } => body.with("job", job.as_str()),
+            Error::Aborted { by } => body.with("by", by.as_str()),
             Error::Runtime { runtime, .. } => body.with("runtime", runtime.as_str()),
             Error::OverCeiling(e) => ErrorBody::from(e),
             Error::Io { context, .. } => body.with("context", context.as_str()),

@@ -1036,3 +1036,38 @@ async fn runtimes_config_is_data() {
         serde_json::from_value(json!({"ebpf": {"sidecar": "/run/w.sock"}})).unwrap();
     assert_eq!(sidecar.ebpf, Some(EbpfMode::Sidecar("/run/w.sock".into())));
 }
+
+/// `execute_until`: a runaway call stops when its caller gives up, is
+/// `CANCELLED` naming who, and frees its slot.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_call_stops_when_its_caller_gives_up() {
+    let c = controller();
+    let started = Instant::now();
+    let runaway = ExecuteRequest::new(Language::JavaScript, "() => { for (;;) {} }")
+        .config(ExecConfig::default().with_timeout(Duration::from_secs(30)));
+    let cancel = tokio::time::sleep(Duration::from_millis(300));
+    let e = c
+        .execute_until(runaway, &c.options().ceiling, cancel, "an AbortSignal")
+        .await;
+    let err = e.into_result().unwrap_err();
+    assert_eq!(err.code().as_str(), "CANCELLED");
+    assert!(err.to_string().contains("an AbortSignal"), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    wait_until("the slot freed", || c.metrics().in_flight == 0).await;
+
+    // Nothing to cancel: the call finishes as usual.
+    let quick = ExecuteRequest::new(Language::JavaScript, "(i) => i + 1").input_json("1");
+    let e = c
+        .execute_until(
+            quick,
+            &c.options().ceiling,
+            std::future::pending(),
+            "nobody",
+        )
+        .await;
+    assert_eq!(e.into_result().unwrap(), json!(2));
+}

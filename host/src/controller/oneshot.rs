@@ -27,6 +27,27 @@ impl Controller {
         self.execute_with(request, ceiling, || {}).await
     }
 
+    /// [`Controller::execute_within`], stopped when `cancel` resolves first:
+    /// the call's future is dropped, so its guest stops within an epoch tick,
+    /// and the execution is `CANCELLED` (by `by`, named in the error).
+    pub async fn execute_until(
+        &self,
+        request: ExecuteRequest,
+        ceiling: &Ceiling,
+        cancel: impl Future<Output = ()>,
+        by: &str,
+    ) -> Execution {
+        let started = Instant::now();
+        tokio::select! {
+            execution = self.execute_with(request, ceiling, || {}) => execution,
+            () = cancel => {
+                let e = Error::Aborted { by: by.to_string() };
+                self.inner.metrics.record("-", Some(e.code().as_str()), None);
+                Execution::refused(e, None, started)
+            }
+        }
+    }
+
     pub(super) async fn execute_with(
         &self,
         req: ExecuteRequest,
