@@ -94,12 +94,51 @@ pub mod schema {
         serde_json::to_value(schemars::schema_for!(crate::PluginDescription)).unwrap_or_default()
     }
 
+    /// Every wire type in one draft-07 document, each under `definitions`
+    /// by its name: what the Node package's TypeScript types are generated
+    /// from (`node/scripts/gen-types.mjs`).
+    pub fn bundle() -> serde_json::Value {
+        let mut generator = schemars::generate::SchemaSettings::draft07().into_generator();
+        macro_rules! add {
+            ($($t:ty),*) => { $( let _ = generator.subschema_for::<$t>(); )* };
+        }
+        add!(
+            crate::ExecuteRequest,
+            crate::ExecConfig,
+            crate::Grants,
+            crate::Limits,
+            crate::LimitOverrides,
+            crate::Hints,
+            crate::Language,
+            crate::Ceiling,
+            crate::ExecutionReport,
+            crate::ErrorBody,
+            crate::ErrorCode,
+            crate::Receipt,
+            crate::Decision,
+            crate::CompileReport,
+            crate::RuntimeStatus,
+            crate::JobStatus,
+            crate::JobState,
+            crate::MetricsSnapshot,
+            crate::PluginDescription
+        );
+        let definitions = generator.take_definitions(true);
+        serde_json::json!({
+            "$schema": "http://json-schema.org/draft-07/schema#",
+            "title": "WardenApi",
+            "description": "Every warden-api wire type, by name under `definitions`.",
+            "definitions": definitions,
+        })
+    }
+
     /// Every checked-in schema: (file name under `api/schema/`, schema).
     pub fn all() -> Vec<(&'static str, serde_json::Value)> {
         vec![
             ("execute-request.schema.json", request()),
             ("execution-report.schema.json", report()),
             ("plugin-description.schema.json", plugin()),
+            ("warden-api.schema.json", bundle()),
         ]
     }
 }
