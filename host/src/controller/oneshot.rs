@@ -39,12 +39,14 @@ impl Controller {
     ) -> Execution {
         let started = Instant::now();
         tokio::select! {
-            execution = self.execute_with(request, ceiling, || {}) => execution,
+            // Cancel first: a call cancelled before it began never runs.
+            biased;
             () = cancel => {
                 let e = Error::Aborted { by: by.to_string() };
                 self.inner.metrics.record("-", Some(e.code().as_str()), None);
                 Execution::refused(e, None, started)
             }
+            execution = self.execute_with(request, ceiling, || {}) => execution,
         }
     }
 
