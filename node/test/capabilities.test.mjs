@@ -1,0 +1,108 @@
+// Each capability allowed and denied from Node: log, kv, host functions
+// written in JS, events.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Warden } from './support.mjs';
+
+let w;
+const events = [];
+const calls = [];
+before(async () => {
+  w = await Warden.create({
+    runtimes: { python: false, rust: null, ebpf: null },
+    hostFunctions: {
+      add: async ({ a, b }) => {
+        calls.push('add');
+        return a + b;
+      },
+      fail: async () => {
+        throw new Error('no such order');
+      },
+      slow: () => new Promise(() => {}), // never settles
+    },
+    onEvent: (topic, payload) => events.push({ topic, payload }),
+  });
+});
+after(() => w.close());
+
+const js = (code, config, input = {}) => w.execute({ code, language: 'js', input, config });
+
+test('log: granted lines reach the execution; ungranted ones are a catchable denial', async () => {
+  const code = 'import { log } from "warden:plugin/log"; export function run() { log("info", "hi"); return 1 }';
+  const granted = await js(code, { grants: { log: true } });
+  assert.equal(granted.ok, true, JSON.stringify(granted.error));
+  assert.deepEqual(granted.logs, [{ level: 'info', message: 'hi' }]);
+  const denied = await js(code);
+  assert.equal(denied.ok, false);
+  assert.equal(denied.error.code, 'CAPABILITY_DENIED');
+});
+
+test('kv: state across calls when granted, denied otherwise', async () => {
+  const code = 'async (i) => { const n = Number(kv.get("n") ?? 0) + 1; kv.set("n", String(n)); return n }';
+  const config = { grants: { kv: { namespace: 'node-test' } } };
+  assert.equal((await js(code, config)).output, 1);
+  assert.equal((await js(code, config)).output, 2);
+  const denied = await js(code);
+  assert.equal(denied.error.code, 'CAPABILITY_DENIED');
+  assert.match(denied.error.message, /kv/);
+});
+
+test('host functions in JS: the grant decides, a throw reaches the guest, a hang is cut by the timeout', async () => {
+  const config = { grants: { host_fns: { only: ['add', 'fail', 'slow'] } } };
+  const sum = await js('async (i) => await call("add", { a: 2, b: i.b })', config, { b: 40 });
+  assert.equal(sum.ok, true, JSON.stringify(sum.error));
+  assert.equal(sum.output, 42);
+  assert.equal(sum.receipt.host_calls.host, 1);
+
+  const caught = await js(
+    'async () => { try { await call("fail", {}) } catch (e) { return String(e.message ?? e) } }',
+    config,
+  );
+  assert.equal(caught.ok, true, JSON.stringify(caught.error));
+  assert.match(caught.output, /no such order/);
+
+  const before = calls.length;
+  const denied = await js('async () => await call("add", { a: 1, b: 1 })', { grants: { host_fns: { only: ['fail'] } } });
+  assert.equal(denied.error.code, 'CAPABILITY_DENIED');
+  assert.equal(calls.length, before, 'an ungranted function is never called');
+
+  const started = Date.now();
+  const hung = await js('async () => await call("slow", {})', { ...config, limits: { timeout: '300ms' } });
+  assert.equal(hung.error.code, 'TIMEOUT');
+  assert.ok(Date.now() - started < 5000);
+});
+
+test('while a guest awaits a JS host function, other calls keep running', async () => {
+  let release;
+  const gate = new Promise((r) => (release = r));
+  const w2 = await Warden.create({
+    runtimes: { python: false, rust: null, ebpf: null },
+    hostFunctions: { gate: () => gate.then(() => 'open') },
+  });
+  try {
+    const waiting = w2.execute({
+      code: 'async () => await call("gate", {})',
+      language: 'js',
+      config: { grants: { host_fns: 'all' } },
+    });
+    for (let i = 0; i < 5; i++) {
+      const e = await w2.execute({ code: `() => ${i}`, language: 'js' });
+      assert.equal(e.output, i);
+    }
+    release();
+    assert.equal((await waiting).output, 'open');
+  } finally {
+    await w2.close();
+  }
+});
+
+test('events: granted topics reach onEvent, others are denied', async () => {
+  const code = 'async (i) => { emit("orders.new", { id: i.id }); return true }';
+  const ok = await js(code, { grants: { event_topics: ['orders.*'] } }, { id: 7 });
+  assert.equal(ok.ok, true, JSON.stringify(ok.error));
+  assert.deepEqual(events.at(-1), { topic: 'orders.new', payload: { id: 7 } });
+  const n = events.length;
+  const denied = await js(code, { grants: { event_topics: ['users.*'] } }, { id: 8 });
+  assert.equal(denied.error.code, 'CAPABILITY_DENIED');
+  assert.equal(events.length, n);
+});
