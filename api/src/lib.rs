@@ -51,6 +51,7 @@ mod ceiling;
 mod error;
 mod grants;
 pub mod interfaces;
+mod json;
 mod language;
 mod limits;
 mod plugin;
@@ -65,6 +66,7 @@ pub use grants::{
     Capability, DirGrant, EnvGrant, Grants, HostFnGrant, KvGrant, Pattern, TrustLevel,
 };
 pub use interfaces::{ImportClass, classify_import};
+pub use json::{JsonError, from_json};
 pub use language::{Complexity, Hints, Language, Latency};
 pub use limits::{LimitOverrides, Limits, Policy};
 pub use plugin::{
