@@ -7,7 +7,7 @@ WARDEN_BENCH := target/release/warden-bench
 GUESTS := target/guests/wasm32-wasip2/release
 STAMP := target/.setup-done
 
-.PHONY: setup demo test build guests lint bench bench-js bench-python docs fmt clean
+.PHONY: setup demo test build guests node test-node lint bench bench-js bench-python docs fmt clean
 
 # Idempotent; the stamp only skips re-running it within one checkout.
 setup: $(STAMP)
@@ -21,6 +21,20 @@ build: setup
 	$(CARGO) build --release --workspace
 
 guests: build
+
+# @warden/node: the addon comes out of the workspace build (one cargo
+# invocation, so Wasmtime compiles once; `napi build` would pass --target and
+# rebuild everything in a second tree), copied to the napi-rs platform name.
+NODE_ADDON := node/warden.linux-x64-gnu.node
+node: build
+	cp target/release/libwarden_node.so $(NODE_ADDON)
+	cd node && npm ci --no-audit --no-fund
+
+# The Node suites (node --test): every language, the capabilities, abort,
+# jobs, the registry, bad arguments, panics, the event loop under load,
+# worker_threads, the generated TypeScript, and the packed-install smoke test.
+test-node: node
+	cd node && node --test --test-concurrency=1 test/
 
 demo: build
 	@echo; echo "== 1. hello: a Rust guest, nothing granted =="
@@ -45,6 +59,7 @@ test: setup
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 	$(CARGO) test --release --workspace
+	$(MAKE) test-node
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -11,6 +11,10 @@ step() { printf '\n==> %s\n' "$*"; }
 # clang, llvm, wasi-libc, libclang-dev: QuickJS cross-compiled to wasm32-wasip2 for the JS engine.
 # libbpf-dev: bpf_helpers.h for C compiled to eBPF (warden-ebpf).
 APT_PACKAGES=(pkg-config ca-certificates python3-venv clang llvm lld wasi-libc libclang-dev libbpf-dev)
+# Node.js and npm for @warden/node (its tests and its packed-install test;
+# llvm-objcopy, from llvm, strips the addon for packing): Debian's, unless a
+# node and an npm are there already (e.g. NodeSource's, whose nodejs ships npm).
+command -v node >/dev/null && command -v npm >/dev/null || APT_PACKAGES+=(nodejs npm)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

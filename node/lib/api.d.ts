@@ -399,7 +399,7 @@ event_topics?: Pattern[]
 /**
  * `warden:plugin/host`.
  */
-host_fns?: (HostFnGrant & string)
+host_fns?: HostFnGrant
 /**
  * `wasi:http/outgoing-handler`: hosts the guest may send requests to.
  */

@@ -26,6 +26,9 @@ function anyJsonIn(map) {
 function fixAnyJson(node) {
   if (Array.isArray(node)) return node.forEach(fixAnyJson);
   if (!node || typeof node !== 'object') return;
+  // A default next to a `$ref` makes json-schema-to-typescript intersect the
+  // type with the default's type (`HostFnGrant & string`); types carry no defaults.
+  if ('default' in node && ('allOf' in node || '$ref' in node)) delete node.default;
   anyJsonIn(node.properties);
   if (node.additionalProperties && typeof node.additionalProperties === 'object' &&
       !SHAPE_KEYS.some((k) => k in node.additionalProperties)) {

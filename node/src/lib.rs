@@ -47,8 +47,8 @@ fn bad_argument(what: &str, e: impl std::fmt::Display) -> Error {
     Error::new(Status::InvalidArg, format!("{what}: {e}"))
 }
 
-fn parse<'a, T: Deserialize<'a>>(what: &str, json: &'a str) -> Result<T> {
-    serde_json::from_str(json).map_err(|e| bad_argument(what, e))
+fn parse<T: serde::de::DeserializeOwned>(what: &str, json: &str) -> Result<T> {
+    warden_api::from_json(json).map_err(|e| bad_argument(what, e))
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
@@ -56,9 +56,11 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
 }
 
 /// The JS dispatcher of host functions: `(name, argsJson) => Promise<string>`.
-type HostFunctions = ThreadsafeFunction<(String, String), Promise<String>, (String, String), Status, false>;
-/// Where guest events go: `(eventJson) => void`.
-type EventCallback = ThreadsafeFunction<String, (), String, Status, false>;
+/// Weak: it does not keep Node's event loop alive (a pending call does).
+type HostFunctions =
+    ThreadsafeFunction<(String, String), Promise<String>, (String, String), Status, false, true>;
+/// Where guest events go: `(eventJson) => void`. Weak, likewise.
+type EventCallback = ThreadsafeFunction<String, (), String, Status, false, true>;
 
 /// Cancellation by id: `abort(id)` may come before or after the call began.
 #[derive(Debug, Default)]
@@ -248,7 +250,8 @@ impl NativeWarden {
             None => ExecConfig::default(),
         };
         let controller = self.live()?;
-        within_runtime_if_available(|| controller.instantiate(&module, &config)).map_err(warden_error)
+        within_runtime_if_available(|| controller.instantiate(&module, &config))
+            .map_err(warden_error)
     }
 
     /// Run an instance once on JSON input: the `ExecutionReport` JSON.
@@ -320,10 +323,7 @@ impl NativeWarden {
     /// Stop one runtime.
     #[napi]
     pub async fn stop_runtime(&self, name: String) -> Result<()> {
-        self.live()?
-            .stop_runtime(&name)
-            .await
-            .map_err(warden_error)
+        self.live()?.stop_runtime(&name).await.map_err(warden_error)
     }
 
     /// The metrics (`MetricsSnapshot` JSON).
@@ -348,7 +348,12 @@ impl NativeWarden {
     /// Load a plugin and describe it under grants (`Grants` JSON): the
     /// `PluginDescription` JSON.
     #[napi]
-    pub async fn inspect(&self, name: String, bytes: Buffer, grants_json: Option<String>) -> Result<String> {
+    pub async fn inspect(
+        &self,
+        name: String,
+        bytes: Buffer,
+        grants_json: Option<String>,
+    ) -> Result<String> {
         let grants: warden_api::Grants = match grants_json {
             Some(g) => parse("grants", &g)?,
             None => warden_api::Grants::default(),
