@@ -36,7 +36,7 @@ node: build
 test-node: node
 	cd node && node --test --test-concurrency=1 test/
 
-demo: build
+demo: build node
 	@echo; echo "== 1. hello: a Rust guest, nothing granted =="
 	$(WARDEN) run $(GUESTS)/hello.wasm --input '{"name":"warden"}'
 	@echo; echo "== 2. kv-counter with the kv capability granted (state in target/demo-kv), receipt on stderr =="
@@ -54,6 +54,8 @@ demo: build
 	@echo; echo "== 7. a hint no runtime meets is refused with the reason, never a silent fallback =="
 	@$(WARDEN) exec --lang python -e 'def run(i): return i' --hint latency=low; code=$$?; \
 	  echo "(exit code $$code: 2 means NO_RUNTIME)"; test $$code -eq 2
+	@echo; echo "== 8. from Node: @warden/node runs a TypeScript snippet that calls a host function written in JS =="
+	node node/examples/demo.mjs
 
 test: setup
 	$(CARGO) fmt --all -- --check
