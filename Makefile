@@ -7,7 +7,7 @@ WARDEN_BENCH := target/release/warden-bench
 GUESTS := target/guests/wasm32-wasip2/release
 STAMP := target/.setup-done
 
-.PHONY: setup demo test build guests node test-node lint bench bench-js bench-python docs fmt clean
+.PHONY: setup demo test build guests node test-node lint bench bench-js bench-python bench-node docs fmt clean
 
 # Idempotent; the stamp only skips re-running it within one checkout.
 setup: $(STAMP)
@@ -76,6 +76,12 @@ bench: build
 bench-js: build
 	cd bench/js && npm ci --no-audit --no-fund
 	$(WARDEN_BENCH) js
+
+# @warden/node against isolated-vm and quickjs-emscripten in one Node
+# process, and its binding overhead against the same calls from Rust (N=calls).
+bench-node: node
+	cd bench/js && npm ci --no-audit --no-fund
+	cd bench/js && node node.mjs
 
 # Python peer (pyodide) from npm, then the Python suite.
 bench-python: build

@@ -371,6 +371,33 @@ impl NativeWarden {
     }
 }
 
+/// For the binding-overhead benchmark (`make bench-node`): the same
+/// `execute_instance` call made `n` times from Rust in this process, each
+/// call's time in µs, to set beside the same calls made from JS.
+#[napi]
+impl NativeWarden {
+    #[napi]
+    pub async fn time_execute_instance(
+        &self,
+        instance: String,
+        input_json: String,
+        n: u32,
+    ) -> Result<Vec<f64>> {
+        let controller = self.live()?;
+        let input = Input::Json(input_json);
+        let mut micros = Vec::with_capacity(n as usize);
+        for _ in 0..n {
+            let t = std::time::Instant::now();
+            let e = controller.execute_instance(&instance, &input).await;
+            micros.push(t.elapsed().as_secs_f64() * 1e6);
+            if let Err(e) = e.into_result() {
+                return Err(warden_error(e));
+            }
+        }
+        Ok(micros)
+    }
+}
+
 /// A Rust panic at the boundary, on purpose: the test that it becomes a JS
 /// error and Node keeps running.
 #[napi(catch_unwind)]
