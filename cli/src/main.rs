@@ -54,6 +54,7 @@ mod report;
 mod run;
 mod runtimes;
 mod script;
+mod types;
 
 use std::process::ExitCode;
 
@@ -105,6 +106,8 @@ enum Command {
     Runtimes(runtimes::RuntimesArgs),
     /// Bake a JS/TS or Python plugin into a pre-initialized component (exports `run`).
     Build(script::BuildArgs),
+    /// TypeScript declarations of a component's exports, from its WIT.
+    Types(types::TypesArgs),
 }
 
 fn main() -> ExitCode {
@@ -133,6 +136,7 @@ fn main() -> ExitCode {
             Command::Compile(args) => compile::compile(args, verbose).await,
             Command::Exec(args) => script::exec(args, verbose).await,
             Command::Runtimes(args) => runtimes::runtimes(args).await,
+            Command::Types(args) => types::types(args),
             Command::Build(args) => script::build(args).await,
         }
     });

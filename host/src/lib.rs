@@ -84,6 +84,7 @@ mod preinit;
 mod receipt;
 pub mod script;
 mod state;
+mod typescript;
 pub mod values;
 
 /// Lock `m`, also after a panic elsewhere poisoned it (every guarded state
@@ -118,6 +119,7 @@ pub use policy::{
 };
 pub use receipt::{HostCalls, LogLine, Receipt};
 pub use state::CallState;
+pub use typescript::typescript_of;
 /// The wire types (requests, configs, reports, errors), re-exported whole.
 pub use warden_api as api;
 

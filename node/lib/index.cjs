@@ -365,19 +365,57 @@ class Warden {
     }
   }
 
+  /** TypeScript declarations of a component's exports (`export interface Exports`), from its WIT. */
+  async types(plugin) {
+    const { name, bytes } = await pluginBytes(plugin);
+    return call(this._inner.types(name, codeArg(bytes)));
+  }
+
+  /**
+   * Call a component's exports with JSON values, typed by what `types()`
+   * generated: `(await warden.typed<Exports>(bytes)).calc.add(1, 2)`. Each
+   * call is a fresh instance under `config`; a failure throws a WardenError.
+   */
+  async typed(plugin, config) {
+    const { name, bytes } = await pluginBytes(plugin);
+    const inner = this._inner;
+    const cfg = config === undefined ? undefined : JSON.stringify(config);
+    const invoke = async (target, args) => {
+      const r = JSON.parse(await call(inner.invokeJson(name, codeArg(bytes), target, jsonText(args, 'args'), cfg)));
+      if (!r.ok) throw new WardenError(r.error);
+      return r.value;
+    };
+    const fn = (target) => (...args) => invoke(target, args);
+    return new Proxy({}, {
+      get(_, key) {
+        if (typeof key !== 'string' || key === 'then') return undefined;
+        // A function of the world, or an exported interface whose functions are `iface#name`.
+        const iface = new Proxy(fn(key), {
+          get(_, fname) {
+            return typeof fname === 'string' && fname !== 'then' ? fn(`${key}#${fname}`) : undefined;
+          },
+        });
+        return iface;
+      },
+    });
+  }
+
   /** What a plugin (component bytes or a file path) is and how `grants` cover it. */
   async inspect(plugin, grants) {
-    let bytes = plugin;
-    let name = 'plugin';
-    if (typeof plugin === 'string') {
-      bytes = await readFile(plugin);
-      name = plugin.replace(/^.*\//, '').replace(/\.[^.]*$/, '') || 'plugin';
-    } else if (!(plugin instanceof Uint8Array)) {
-      throw new TypeError('plugin: expected a path or a Uint8Array');
-    }
+    const { name, bytes } = await pluginBytes(plugin);
     const g = grants === undefined ? undefined : JSON.stringify(grants);
     return JSON.parse(await call(this._inner.inspect(name, codeArg(bytes), g)));
   }
+}
+
+/** A plugin given as a path or bytes: its name and bytes. */
+async function pluginBytes(plugin) {
+  if (typeof plugin === 'string') {
+    const name = plugin.replace(/^.*\//, '').replace(/\.[^.]*$/, '') || 'plugin';
+    return { name, bytes: await readFile(plugin) };
+  }
+  if (plugin instanceof Uint8Array) return { name: 'plugin', bytes: plugin };
+  throw new TypeError('plugin: expected a path or a Uint8Array');
 }
 
 function jobStatus(json) {

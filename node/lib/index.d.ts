@@ -134,6 +134,13 @@ export interface JobStatus extends Omit<WireJobStatus, 'execution'> {
   execution?: Execution | null;
 }
 
+/** `Exports` with every function returning a promise. */
+export type Typed<T> = {
+  [K in keyof T]: T[K] extends (...args: infer A) => infer R
+    ? (...args: A) => Promise<R>
+    : { [F in keyof T[K]]: T[K][F] extends (...args: infer A) => infer R ? (...args: A) => Promise<R> : never };
+};
+
 export declare class Warden {
   private constructor();
   static create(options?: WardenOptions): Promise<Warden>;
@@ -167,6 +174,10 @@ export declare class Warden {
   metrics(): MetricsSnapshot;
   prometheus(): string;
   inspect(plugin: string | Uint8Array, grants?: Grants): Promise<PluginDescription>;
+  /** TypeScript declarations of a component's exports (`export interface Exports`), from its WIT. */
+  types(plugin: string | Uint8Array): Promise<string>;
+  /** Call a component's exports with JSON values, typed by the `Exports` that `types()` generated. */
+  typed<T>(plugin: string | Uint8Array, config?: ExecConfig): Promise<Typed<T>>;
 }
 
 declare const _default: { Warden: typeof Warden; WardenError: typeof WardenError };

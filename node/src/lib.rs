@@ -371,6 +371,60 @@ impl NativeWarden {
     }
 }
 
+/// Plugins: TypeScript of a component's exports, and calls of one export
+/// with JSON arguments.
+#[napi]
+impl NativeWarden {
+    /// TypeScript declarations of the component's exports (from its WIT).
+    #[napi]
+    pub async fn types(&self, name: String, bytes: Buffer) -> Result<String> {
+        let bytes = bytes.to_vec();
+        tokio::task::spawn_blocking(move || warden_host::typescript_of(&name, &bytes))
+            .await
+            .map_err(|e| Error::from_reason(format!("the decoding thread failed: {e}")))?
+            .map_err(|e| bad_argument("plugin", e))
+    }
+
+    /// Call export `target` (`name` or `interface#name`) of the component
+    /// with JSON arguments, under `config` (lowered and checked against the
+    /// ceiling like every call): `{ ok, value | error, receipt }` JSON.
+    #[napi]
+    pub async fn invoke_json(
+        &self,
+        name: String,
+        bytes: Buffer,
+        target: String,
+        args_json: String,
+        config_json: Option<String>,
+    ) -> Result<String> {
+        let controller = self.live()?;
+        let config: ExecConfig = match config_json {
+            Some(c) => parse("config", &c)?,
+            None => ExecConfig::default(),
+        };
+        let args: Vec<serde_json::Value> = parse("args", &args_json)?;
+        let policy = warden_host::lower_config(&config, &controller.options().ceiling)
+            .map_err(warden_error)?;
+        let host = self.host.clone();
+        let bytes = bytes.to_vec();
+        let plugin = tokio::task::spawn_blocking(move || host.load_bytes(&name, &bytes))
+            .await
+            .map_err(|e| Error::from_reason(format!("the loading thread failed: {e}")))?
+            .map_err(warden_error)?;
+        let prepared = plugin.prepare(policy).map_err(warden_error)?;
+        let outcome = prepared.invoke_json(&target, &args).await;
+        let body = match outcome.result {
+            Ok(inv) => {
+                serde_json::json!({ "ok": true, "value": inv.json, "receipt": outcome.receipt })
+            }
+            Err(e) => {
+                serde_json::json!({ "ok": false, "error": e.body(), "receipt": outcome.receipt })
+            }
+        };
+        Ok(body.to_string())
+    }
+}
+
 /// For the binding-overhead benchmark (`make bench-node`): the same
 /// `execute_instance` call made `n` times from Rust in this process, each
 /// call's time in µs, to set beside the same calls made from JS.

@@ -182,3 +182,23 @@ fn preview1_command_is_adapted() {
     let out = w.run(&["inspect", fx::P1_COMMAND]);
     assert!(out.stdout.contains("preview1-command"), "{out:#?}");
 }
+
+#[test]
+fn types_prints_typescript_for_a_components_exports() {
+    let w = Warden::new();
+    let out = w.run_ok(&["types", fx::TYPED_EXPORTS]);
+    assert!(out.stdout.contains("export interface Exports {"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("add(a: number, b: number): number;"),
+        "{}",
+        out.stdout
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plugin.d.ts");
+    w.run_ok(&["types", fx::TYPED_EXPORTS, "-o", file.to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), out.stdout);
+
+    let junk = write_file(dir.path(), "junk.wasm", "not wasm at all");
+    let out = w.run_exit(2, &["types", junk.to_str().unwrap()]);
+    assert!(out.error_line().contains("not"), "{}", out.error_line());
+}
