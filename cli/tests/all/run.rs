@@ -187,7 +187,11 @@ fn preview1_command_is_adapted() {
 fn types_prints_typescript_for_a_components_exports() {
     let w = Warden::new();
     let out = w.run_ok(&["types", fx::TYPED_EXPORTS]);
-    assert!(out.stdout.contains("export interface Exports {"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("export interface Exports {"),
+        "{}",
+        out.stdout
+    );
     assert!(
         out.stdout.contains("add(a: number, b: number): number;"),
         "{}",
