@@ -186,33 +186,21 @@ pub(crate) fn add_to_linker<T: HasContexts>(linker: &mut Linker<T>) -> wasmtime:
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)?;
     // `types` holds only types; its instance must exist for the imports.
     wit::types::add_to_linker::<T, TypesOnly>(linker, |_| TypesOnly)?;
-    wit::log::add_to_linker::<T, HasCtx<log::LogCtx>>(linker, |t| {
-        let c = t.contexts();
-        Ctx {
-            cap: &mut c.log,
-            meter: &mut c.meter,
-        }
-    })?;
-    wit::kv::add_to_linker::<T, HasCtx<kv::KvCtx>>(linker, |t| {
-        let c = t.contexts();
-        Ctx {
-            cap: &mut c.kv,
-            meter: &mut c.meter,
-        }
-    })?;
-    wit::host::add_to_linker::<T, HasCtx<host_call::HostFnCtx>>(linker, |t| {
-        let c = t.contexts();
-        Ctx {
-            cap: &mut c.host_fns,
-            meter: &mut c.meter,
-        }
-    })?;
-    wit::events::add_to_linker::<T, HasCtx<events::EventsCtx>>(linker, |t| {
-        let c = t.contexts();
-        Ctx {
-            cap: &mut c.events,
-            meter: &mut c.meter,
-        }
-    })?;
+    // Each interface on its own context, beside the call's meter.
+    macro_rules! link {
+        ($interface:ident, $field:ident, $ctx:ty) => {
+            wit::$interface::add_to_linker::<T, HasCtx<$ctx>>(linker, |t| {
+                let c = t.contexts();
+                Ctx {
+                    cap: &mut c.$field,
+                    meter: &mut c.meter,
+                }
+            })?;
+        };
+    }
+    link!(log, log, log::LogCtx);
+    link!(kv, kv, kv::KvCtx);
+    link!(host, host_fns, host_call::HostFnCtx);
+    link!(events, events, events::EventsCtx);
     files::record_opened_paths(linker)
 }
