@@ -13,6 +13,7 @@ use crate::capabilities::Backends;
 use crate::capabilities::events::{EventSink, TracingEventSink};
 use crate::capabilities::host_call::{HostCall, HostFn};
 use crate::capabilities::kv::{KvBackend, MemoryKv};
+use crate::capabilities::log::LogSink;
 use crate::engine::{EngineOptions, WardenEngine};
 use crate::error::{Error, Result};
 use crate::state::CallState;
@@ -24,6 +25,7 @@ pub struct HostBuilder {
     kv: Arc<dyn KvBackend>,
     host_fns: HashMap<String, HostFn>,
     events: Arc<dyn EventSink>,
+    logs: Option<Arc<dyn LogSink>>,
 }
 
 impl std::fmt::Debug for HostBuilder {
@@ -44,6 +46,7 @@ impl Default for HostBuilder {
             kv: Arc::new(MemoryKv::new()),
             host_fns: HashMap::new(),
             events: Arc::new(TracingEventSink),
+            logs: None,
         }
     }
 }
@@ -73,6 +76,13 @@ impl HostBuilder {
         self
     }
 
+    /// Also send guest log lines here as they are written (they always go
+    /// to `tracing` and into the call's outcome).
+    pub fn log_sink(mut self, sink: impl LogSink + 'static) -> Self {
+        self.logs = Some(Arc::new(sink));
+        self
+    }
+
     /// Register an async host function guests can call through
     /// `warden:plugin/host.call` when their grants name it.
     pub fn host_fn<F, Fut>(mut self, name: impl Into<String>, f: F) -> Self
@@ -99,6 +109,7 @@ impl HostBuilder {
                     kv: self.kv,
                     host_fns: Arc::new(self.host_fns),
                     events: self.events,
+                    logs: self.logs,
                 },
             }),
         })

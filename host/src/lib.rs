@@ -97,6 +97,7 @@ pub use cache::CacheStatus;
 pub use capabilities::events::{Event, EventSink, MemoryEventSink, TracingEventSink};
 pub use capabilities::host_call::{HostCall, HostFn, HostFuture};
 pub use capabilities::kv::{FileKv, KvBackend, KvError, MemoryKv};
+pub use capabilities::log::LogSink;
 pub use componentize::{SourceKind, componentize};
 pub use config::{BuiltinFn, HostConfig, KvConfig};
 pub use controller::runtime::Complexity;

@@ -183,15 +183,15 @@ class Warden {
    * A host and a controller with every runtime the options ask for.
    * `hostFunctions` are async JS functions a guest may call through
    * `warden:plugin/host` when its grants name them; `onEvent` receives
-   * every event a guest emits.
+   * every event a guest emits, `onLog` every line a guest logs, as written.
    */
   static async create(options = {}) {
     if (options === null || typeof options !== 'object') throw new TypeError('options: expected an object');
-    const { hostFunctions = {}, onEvent, host, runtimes, ...unknown } = options;
+    const { hostFunctions = {}, onEvent, onLog, host, runtimes, ...unknown } = options;
     const extra = Object.keys(unknown);
     if (extra.length) {
       throw new TypeError(
-        `options: unknown field(s) ${extra.join(', ')} (known: host, runtimes, hostFunctions, onEvent)`,
+        `options: unknown field(s) ${extra.join(', ')} (known: host, runtimes, hostFunctions, onEvent, onLog)`,
       );
     }
     for (const [name, fn] of Object.entries(hostFunctions)) {
@@ -199,6 +199,9 @@ class Warden {
     }
     if (onEvent !== undefined && typeof onEvent !== 'function') {
       throw new TypeError('options.onEvent: expected a function');
+    }
+    if (onLog !== undefined && typeof onLog !== 'function') {
+      throw new TypeError('options.onLog: expected a function');
     }
     const names = Object.keys(hostFunctions);
     const dispatch = names.length
@@ -215,12 +218,18 @@ class Warden {
           onEvent(topic, payload, plugin);
         }
       : undefined;
+    const logs = onLog
+      ? (a) => {
+          const { level, message, plugin } = JSON.parse(Array.isArray(a) ? a[0] : a);
+          onLog(level, message, plugin);
+        }
+      : undefined;
     const optionsJson = JSON.stringify({
       host: host ?? {},
       runtimes: runtimes ?? {},
       host_functions: names,
     });
-    return new Warden(await call(native.create(optionsJson, dispatch, events)));
+    return new Warden(await call(native.create(optionsJson, dispatch, events, logs)));
   }
 
   /** Pre-warm every runtime; resolves to the runtimes that failed to start, by name. */

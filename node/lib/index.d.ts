@@ -64,6 +64,8 @@ export interface WardenOptions {
   hostFunctions?: Record<string, (args: any) => unknown | Promise<unknown>>;
   /** Every event a guest emits. */
   onEvent?: (topic: string, payload: unknown, plugin: string) => void;
+  /** Every line a guest logs, as it is written (granted `log` only). */
+  onLog?: (level: string, message: string, plugin: string) => void;
 }
 
 /** One call. */

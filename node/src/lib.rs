@@ -61,6 +61,8 @@ type HostFunctions =
     ThreadsafeFunction<(String, String), Promise<String>, (String, String), Status, false, true>;
 /// Where guest events go: `(eventJson) => void`. Weak, likewise.
 type EventCallback = ThreadsafeFunction<String, (), String, Status, false, true>;
+/// Where guest log lines go as they are written: `(lineJson) => void`. Weak, likewise.
+type LogCallback = ThreadsafeFunction<String, (), String, Status, false, true>;
 
 /// Cancellation by id: `abort(id)` may come before or after the call began.
 #[derive(Debug, Default)]
@@ -91,13 +93,14 @@ pub struct NativeWarden {
     closed: std::sync::atomic::AtomicBool,
 }
 
-/// Make a warden from the options JSON; `host_functions` and `on_event`
-/// are the JS callbacks, called on Node's event loop.
+/// Make a warden from the options JSON; `host_functions`, `on_event` and
+/// `on_log` are the JS callbacks, called on Node's event loop.
 #[napi]
 pub async fn create(
     options_json: String,
     host_functions: Option<Arc<HostFunctions>>,
     on_event: Option<Arc<EventCallback>>,
+    on_log: Option<Arc<LogCallback>>,
 ) -> Result<NativeWarden> {
     let options: Options = parse("options", &options_json)?;
     let mut builder = options.host.builder().map_err(warden_error)?;
@@ -129,6 +132,15 @@ pub async fn create(
                     napi::threadsafe_function::ThreadsafeFunctionCallMode::NonBlocking,
                 );
             }
+        });
+    }
+    if let Some(on_log) = on_log {
+        builder = builder.log_sink(move |plugin: &str, level: &str, message: &str| {
+            let line = serde_json::json!({ "plugin": plugin, "level": level, "message": message });
+            on_log.call(
+                line.to_string(),
+                napi::threadsafe_function::ThreadsafeFunctionCallMode::NonBlocking,
+            );
         });
     }
     let host = builder.build().map_err(warden_error)?;

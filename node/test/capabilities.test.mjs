@@ -2,11 +2,12 @@
 // written in JS, events.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Warden } from './support.mjs';
+import { Warden, until } from './support.mjs';
 
 let w;
 const events = [];
 const calls = [];
+const logged = [];
 before(async () => {
   w = await Warden.create({
     runtimes: { python: false, rust: null, ebpf: null },
@@ -21,6 +22,7 @@ before(async () => {
       slow: () => new Promise(() => {}), // never settles
     },
     onEvent: (topic, payload) => events.push({ topic, payload }),
+    onLog: (level, message) => logged.push(`${level} ${message}`),
   });
 });
 after(() => w.close());
@@ -32,9 +34,12 @@ test('log: granted lines reach the execution; ungranted ones are a catchable den
   const granted = await js(code, { grants: { log: true } });
   assert.equal(granted.ok, true, JSON.stringify(granted.error));
   assert.deepEqual(granted.logs, [{ level: 'info', message: 'hi' }]);
+  await until('onLog called', () => logged.length > 0);
+  assert.deepEqual(logged, ['info hi']);
   const denied = await js(code);
   assert.equal(denied.ok, false);
   assert.equal(denied.error.code, 'CAPABILITY_DENIED');
+  assert.equal(logged.length, 1, 'a denied line reaches no one');
 });
 
 test('kv: state across calls when granted, denied otherwise', async () => {

@@ -11,21 +11,50 @@ use crate::limits::Tripped;
 use crate::policy::Capability;
 use crate::receipt::LogLine;
 
+/// Where guest log lines go as they are written (besides `tracing` and the
+/// call's outcome). Implemented for closures `Fn(&str, &str, &str)`
+/// (plugin, level, message).
+pub trait LogSink: Send + Sync {
+    /// One line. Called on the guest's thread: hand off, don't block.
+    fn log(&self, plugin: &str, level: &str, message: &str);
+}
+
+impl<F: Fn(&str, &str, &str) + Send + Sync> LogSink for F {
+    fn log(&self, plugin: &str, level: &str, message: &str) {
+        self(plugin, level, message)
+    }
+}
+
 /// The log capability of one call: granted or not, the lines so far.
-#[derive(Debug)]
 pub(crate) struct LogCtx {
     plugin: Arc<str>,
     granted: bool,
     budget: Arc<OutputBudget>,
+    sink: Option<Arc<dyn LogSink>>,
     lines: Vec<LogLine>,
 }
 
+impl std::fmt::Debug for LogCtx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogCtx")
+            .field("granted", &self.granted)
+            .field("lines", &self.lines.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl LogCtx {
-    pub(crate) fn new(plugin: Arc<str>, granted: bool, budget: Arc<OutputBudget>) -> Self {
+    pub(crate) fn new(
+        plugin: Arc<str>,
+        granted: bool,
+        budget: Arc<OutputBudget>,
+        sink: Option<Arc<dyn LogSink>>,
+    ) -> Self {
         LogCtx {
             plugin,
             granted,
             budget,
+            sink,
             lines: Vec::new(),
         }
     }
@@ -71,6 +100,9 @@ impl Host for Ctx<'_, LogCtx> {
                 "error"
             }
         };
+        if let Some(sink) = &log.sink {
+            sink.log(plugin, level, &message);
+        }
         log.lines.push(LogLine {
             level: level.to_string(),
             message,
@@ -88,7 +120,12 @@ mod tests {
     fn logs_when_granted_denies_otherwise_and_traps_past_the_budget() {
         let mut meter = Meter::new("p".into(), 100);
         let budget = OutputBudget::new(10);
-        let mut log = LogCtx::new("p".into(), true, budget.clone());
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        let sink: Arc<dyn LogSink> = Arc::new(move |p: &str, l: &str, m: &str| {
+            sink.lock().unwrap().push(format!("{p} {l} {m}"))
+        });
+        let mut log = LogCtx::new("p".into(), true, budget.clone(), Some(sink));
         let mut cx = Ctx {
             cap: &mut log,
             meter: &mut meter,
@@ -99,8 +136,10 @@ mod tests {
         let lines = log.take();
         assert_eq!(lines.len(), 1);
         assert_eq!((&*lines[0].level, &*lines[0].message), ("warn", "hello"));
+        // The sink saw the line as it was written, and nothing over the budget.
+        assert_eq!(*seen.lock().unwrap(), ["p warn hello"]);
 
-        let mut denied = LogCtx::new("p".into(), false, budget);
+        let mut denied = LogCtx::new("p".into(), false, budget, None);
         let mut cx = Ctx {
             cap: &mut denied,
             meter: &mut meter,

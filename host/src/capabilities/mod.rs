@@ -57,6 +57,7 @@ pub(crate) struct Backends {
     pub(crate) kv: Arc<dyn kv::KvBackend>,
     pub(crate) host_fns: Arc<HashMap<String, host_call::HostFn>>,
     pub(crate) events: Arc<dyn events::EventSink>,
+    pub(crate) logs: Option<Arc<dyn log::LogSink>>,
 }
 
 /// What a host function works on: its capability's context and the call's
@@ -102,7 +103,12 @@ impl Contexts {
         let sockets = sockets::SocketsCtx::configure(wasi, grants, plugin);
         Ok(Contexts {
             meter: Meter::new(plugin.clone(), limits.host_calls),
-            log: log::LogCtx::new(plugin.clone(), grants.log, stdio.budget.clone()),
+            log: log::LogCtx::new(
+                plugin.clone(),
+                grants.log,
+                stdio.budget.clone(),
+                backends.logs.clone(),
+            ),
             kv: kv::KvCtx::new(plugin, backends.kv.clone(), grants.kv.as_ref()),
             host_fns: host_call::HostFnCtx::new(
                 plugin.clone(),
