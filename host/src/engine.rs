@@ -38,6 +38,17 @@ pub struct EngineOptions {
     /// Core instances one component may hold (wit-component adapters and
     /// componentize-py components have many).
     pub max_core_instances_per_component: u32,
+    /// Bytes of runtime state (Wasmtime's `VMComponentContext` plus every
+    /// core instance's `VMContext`) one component instance may need.
+    /// Wasmtime's default, 1 MiB, refuses large components at
+    /// instantiation: a componentize-py plugin that carries a native
+    /// extension needs about 1.04 MiB. An upper bound, not a reservation.
+    #[serde(with = "warden_api::units::usize_size")]
+    pub max_component_instance_size: usize,
+    /// Bytes of runtime state one core instance inside a component may need
+    /// (Wasmtime's `max_core_instance_size`; also an upper bound).
+    #[serde(with = "warden_api::units::usize_size")]
+    pub max_core_instance_size: usize,
     /// Guest stack size (a deep recursion traps with "call stack exhausted").
     #[serde(with = "warden_api::units::usize_size")]
     pub max_wasm_stack: usize,
@@ -72,6 +83,8 @@ impl Default for EngineOptions {
             max_memory_size: 1 << 30,
             max_table_elements: 100_000,
             max_core_instances_per_component: 64,
+            max_component_instance_size: 4 << 20,
+            max_core_instance_size: 2 << 20,
             max_wasm_stack: 1 << 20,
             keep_resident_bytes: 32 << 20,
             deferred_teardown: true,
@@ -92,6 +105,8 @@ impl EngineOptions {
             .total_tables(n * 4)
             .total_stacks(n)
             .max_core_instances_per_component(self.max_core_instances_per_component)
+            .max_component_instance_size(self.max_component_instance_size)
+            .max_core_instance_size(self.max_core_instance_size)
             .max_memories_per_component(16)
             .max_tables_per_component(32)
             .max_memory_size(self.max_memory_size)
@@ -102,6 +117,23 @@ impl EngineOptions {
             .max_unused_warm_slots(16);
         pool
     }
+}
+
+/// `message` (a Wasmtime error) with the engine option to raise appended
+/// when it is the pooling allocator refusing an instance's size.
+pub(crate) fn with_pool_hint(mut message: String) -> String {
+    let option = if message.contains("`VMComponentContext`") {
+        "max_component_instance_size"
+    } else if message.contains("`VMContext`") && message.contains("exceeds the configured maximum")
+    {
+        "max_core_instance_size"
+    } else {
+        return message;
+    };
+    message.push_str(&format!(
+        "; raise the engine option `{option}` (EngineOptions, `host.engine` in a front end's config)"
+    ));
+    message
 }
 
 /// A Wasmtime engine plus its epoch ticker. Cheap to clone.

@@ -189,7 +189,7 @@ impl Host {
         let compile = || {
             Component::new(engine.wasmtime(), bytes).map_err(|e| Error::Compile {
                 plugin: name.to_string(),
-                message: format!("{e:#}"),
+                message: crate::engine::with_pool_hint(format!("{e:#}")),
             })
         };
         let Some(cache) = &self.inner.cache else {

@@ -215,10 +215,12 @@ impl Prepared {
         let backtrace = e
             .downcast_ref::<wasmtime::WasmBacktrace>()
             .map(|b| b.to_string());
-        let mut message = match e.downcast_ref::<wasmtime::Trap>() {
+        let message = match e.downcast_ref::<wasmtime::Trap>() {
             Some(t) => t.to_string(),
             None => format!("{e:#}"),
         };
+        // The pool refused the instance: name the engine option to raise.
+        let mut message = crate::engine::with_pool_hint(message);
         // A Rust guest's panic message goes to stderr right before the trap.
         let stderr = state.stdio.stderr.peek_tail(2048);
         if !stderr.is_empty() {

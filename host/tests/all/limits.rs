@@ -222,3 +222,66 @@ async fn table_growth_hits_the_table_limit() {
         .unwrap();
     assert_eq!(ok.wave, vec!["1"]);
 }
+
+/// A component whose instance state is over 1 MiB: two core instances, each
+/// with `globals` mutable globals (16 bytes of `VMContext` apiece).
+fn big_state_component(globals: usize) -> String {
+    let module = |name: &str| {
+        let mut m = format!("(core module ${name}\n");
+        for _ in 0..globals {
+            m.push_str("(global (mut i64) (i64.const 0))\n");
+        }
+        m.push_str("(func (export \"f\") (result i32) (i32.const 7)))\n");
+        m
+    };
+    format!(
+        "(component\n{}{}(core instance $a (instantiate $a))\n(core instance $b (instantiate $b))\n\
+         (func (export \"seven\") (result s32) (canon lift (core func $a \"f\"))))",
+        module("a"),
+        module("b")
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn components_with_over_a_mebibyte_of_instance_state_run() {
+    // 2 × 40,000 globals × 16 B ≈ 1.3 MB: over Wasmtime's 1 MiB default.
+    let wat = big_state_component(40_000);
+    let plugin = support::host()
+        .load_bytes("big-state", wat.as_bytes())
+        .unwrap();
+    let ok = plugin
+        .prepare(Policy::deny_all())
+        .unwrap()
+        .invoke("seven()")
+        .await
+        .into_result()
+        .unwrap();
+    assert_eq!(ok.wave, vec!["7"]);
+
+    // With the limit at Wasmtime's default, the same component is refused
+    // (when it is loaded) with a message that names the option, and the
+    // host keeps serving.
+    let small = support::builder()
+        .engine(EngineOptions {
+            max_component_instance_size: 1 << 20,
+            ..EngineOptions::default()
+        })
+        .build()
+        .unwrap();
+    let err = small
+        .load_bytes("big-state", wat.as_bytes())
+        .expect_err("over the pool's instance size");
+    assert_eq!(err.code(), ErrorCode::Compile, "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("raise the engine option `max_component_instance_size`"),
+        "{msg}"
+    );
+    let hello = small
+        .load_file(fx::HELLO)
+        .unwrap()
+        .run(Policy::deny_all(), r#"{"name":"after"}"#)
+        .await
+        .unwrap();
+    assert!(hello.output.contains("hello, after"), "{}", hello.output);
+}
