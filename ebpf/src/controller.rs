@@ -68,7 +68,7 @@ pub fn source_of_bytes(code: &[u8]) -> Result<Source> {
     if code.starts_with(b"\x7fELF") {
         return Ok(Source::Object(code.to_vec()));
     }
-    Ok(source_of(source_text("ebpf", code)?))
+    Ok(source_of(&source_text("ebpf", code)?))
 }
 
 /// A bare function unless the source has a `SEC(...)`.

@@ -1,6 +1,7 @@
 //! What a runtime is to the controller: metadata the scheduler reads, a
 //! lifecycle (start, stop, health), and compile → instantiate → execute.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -116,11 +117,52 @@ impl From<crate::plugin::Outcome<serde_json::Value>> for RunOutcome {
 }
 
 /// `code` as UTF-8 source, or `INVALID_INPUT` naming `runtime`.
-pub fn source_text<'a>(runtime: &str, code: &'a [u8]) -> Result<&'a str> {
-    std::str::from_utf8(code).map_err(|e| Error::InvalidInput {
+pub fn source_text<'a>(runtime: &str, code: &'a [u8]) -> Result<Cow<'a, str>> {
+    let text = std::str::from_utf8(code).map_err(|e| Error::InvalidInput {
         plugin: runtime.to_string(),
         reason: format!("the source is not UTF-8: {e}"),
-    })
+    })?;
+    Ok(dedent(text))
+}
+
+/// `text` with the leading whitespace common to all its non-blank lines
+/// removed, as a snippet pasted from an indented template literal needs
+/// (Python's `textwrap.dedent`): lines keep their numbers, blank lines
+/// become empty, and whitespace counts as common only when it is the same
+/// characters (a tab is not four spaces). Text that is not indented is
+/// returned as it is, without a copy.
+pub fn dedent(text: &str) -> Cow<'_, str> {
+    let mut common: Option<&str> = None;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let this = &line[..line.len() - line.trim_start_matches([' ', '\t']).len()];
+        common = Some(match common {
+            None => this,
+            Some(c) => {
+                let n = c
+                    .bytes()
+                    .zip(this.bytes())
+                    .take_while(|(a, b)| a == b)
+                    .count();
+                &c[..n]
+            }
+        });
+    }
+    let n = common.map_or(0, str::len);
+    if n == 0 {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        if line.trim().is_empty() {
+            // Keep the line (and its number), not its whitespace.
+            if line.ends_with('\n') {
+                out.push('\n');
+            }
+        } else {
+            out.push_str(&line[n..]);
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// The JSON text of `input`, or `INVALID_INPUT` for runtimes that take
@@ -152,4 +194,26 @@ pub fn parse_output(plugin: &str, text: &str) -> Result<serde_json::Value> {
             text.chars().take(120).collect::<String>()
         ),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dedent_removes_common_indentation_and_keeps_line_numbers() {
+        let pasted = "\n    function fib(n) {\n      return n;\n    }\n\n    fib(20);\n  ";
+        assert_eq!(
+            dedent(pasted),
+            "\nfunction fib(n) {\n  return n;\n}\n\nfib(20);\n"
+        );
+        // Nothing common: the text itself, not a copy.
+        let flat = "def run(i):\n    return i\n";
+        assert!(matches!(dedent(flat), Cow::Borrowed(t) if t == flat));
+        // A tab is not spaces: only the shared characters go.
+        assert_eq!(dedent("\tx\n    y\n"), "\tx\n    y\n");
+        assert_eq!(dedent("  \tx\n  y\n"), "\tx\ny\n");
+        // Windows line ends and whitespace-only lines.
+        assert_eq!(dedent("  a\r\n   \r\n  b"), "a\r\n\nb");
+    }
 }

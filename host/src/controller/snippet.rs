@@ -110,7 +110,7 @@ impl<E: SnippetEngine> Runtime for SnippetRuntime<E> {
             let name = runtime_name::<E>();
             let text = source_text(&name, code)?;
             let engine = self.engine().await?;
-            let source = engine.prepare_source(language, text)?;
+            let source = engine.prepare_source(language, &text)?;
             let module = SnippetModule {
                 runtime: name,
                 engine,
