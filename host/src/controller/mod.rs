@@ -77,6 +77,7 @@ mod queue;
 mod registry;
 pub mod runtime;
 pub mod rust;
+mod rust_source;
 pub mod schedule;
 pub mod snippet;
 pub mod wasm;

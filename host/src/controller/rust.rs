@@ -2,15 +2,10 @@
 //! a wasm32-wasip2 component, cached on disk by a hash of the source, the
 //! compiler's version and the flags, then run like any WASI command.
 //!
-//! The source is one file with no dependencies beyond `std`, either
-//!
-//! - a function `fn run(input: &str) -> T`, where `T` is a `String` holding
-//!   JSON text, a number, a `bool`, or a `Result` of one of those with an
-//!   error that implements `Display` (an `Err` is `GUEST_ERROR`); warden
-//!   adds a `main` that reads the JSON input from stdin and prints the
-//!   result, or
-//! - a whole program with `fn main()`: the input JSON is on stdin and
-//!   stdout must be JSON.
+//! The source is one file with no dependencies beyond `std`: a value
+//! `main` (`#[no_mangle] pub extern "C" fn main() -> u32`, `fn main() -> T`),
+//! a whole program, or a `fn run(input: &str)`; the rules are in
+//! [`super::rust_source`].
 //!
 //! Line numbers in compiler errors are the source's own (`snippet.rs:L:C`).
 //! The first compile of a source runs rustc (about a second) and says so in
@@ -25,6 +20,7 @@ use super::runtime::{
     BoxFuture, CompileReport, CompiledModule, Complexity, Health, Language, Latency, Runtime,
     RuntimeInfo, source_text,
 };
+use super::rust_source::program_of;
 use super::wasm::WasmRuntime;
 use crate::error::{Error, Result};
 use crate::host::Host;
@@ -32,57 +28,6 @@ use crate::policy::Capability;
 
 /// The target snippets are compiled for.
 pub const TARGET: &str = "wasm32-wasip2";
-
-/// Appended to a source without `fn main`.
-const MAIN_WRAPPER: &str = r#"
-
-#[allow(dead_code)]
-mod __warden_main {
-    pub trait Output {
-        fn emit(self) -> Result<String, String>;
-    }
-    impl Output for String {
-        fn emit(self) -> Result<String, String> { Ok(self) }
-    }
-    impl Output for &str {
-        fn emit(self) -> Result<String, String> { Ok(self.to_string()) }
-    }
-    macro_rules! display_output {
-        ($($t:ty),*) => {$(
-            impl Output for $t {
-                fn emit(self) -> Result<String, String> { Ok(self.to_string()) }
-            }
-        )*};
-    }
-    display_output!(bool, i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize, f32, f64);
-    impl<T: Output, E: std::fmt::Display> Output for Result<T, E> {
-        fn emit(self) -> Result<String, String> {
-            match self {
-                Ok(v) => v.emit(),
-                Err(e) => Err(e.to_string()),
-            }
-        }
-    }
-}
-
-fn main() {
-    use std::io::{Read, Write};
-    let mut input = String::new();
-    if let Err(e) = std::io::stdin().read_to_string(&mut input) {
-        eprintln!("reading the input: {e}");
-        std::process::exit(2);
-    }
-    match __warden_main::Output::emit(run(&input)) {
-        Ok(out) => {
-            let _ = std::io::stdout().write_all(out.as_bytes());
-        }
-        Err(e) => {
-            eprintln!("{e}");
-            std::process::exit(1);
-        }
-    }
-}
-"#;
 
 /// Settings of the Rust runtime.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -225,17 +170,7 @@ impl Shared {
     /// came from the disk cache.
     fn build(&self, source: &str) -> Result<(Vec<u8>, bool, String)> {
         let version = self.known_version()?;
-        let program = if has_main(source) {
-            source.to_string()
-        } else if source.contains("fn run") {
-            format!("{source}{MAIN_WRAPPER}")
-        } else {
-            return Err(Error::Compile {
-                plugin: "rust".into(),
-                message: "the source defines neither `fn run(input: &str) -> …` nor `fn main()`"
-                    .into(),
-            });
-        };
+        let program = program_of(source)?;
         let mut h = blake3::Hasher::new();
         for part in [&version, &self.options.opt_level, TARGET, &program] {
             h.update(part.as_bytes());
@@ -366,14 +301,6 @@ fn has_std(libdir: &Path) -> bool {
             })
         })
         .unwrap_or(false)
-}
-
-/// Whether the source has its own `fn main` at the top level (a crude but
-/// sufficient check: any `fn main(` outside the wrapper counts).
-fn has_main(source: &str) -> bool {
-    source
-        .match_indices("fn main")
-        .any(|(i, _)| source[i + 7..].trim_start().starts_with('('))
 }
 
 impl Runtime for RustRuntime {
