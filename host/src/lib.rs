@@ -95,7 +95,7 @@ pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 pub use cache::CacheStatus;
 pub use capabilities::events::{Event, EventSink, MemoryEventSink, TracingEventSink};
-pub use capabilities::host_call::{HostCall, HostFn, HostFuture};
+pub use capabilities::host_call::{CallFunctions, HostCall, HostFn, HostFuture};
 pub use capabilities::kv::{FileKv, KvBackend, KvError, MemoryKv};
 pub use capabilities::log::LogSink;
 pub use componentize::{SourceKind, componentize};

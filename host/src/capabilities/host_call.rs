@@ -1,5 +1,11 @@
 //! `warden:plugin/host`: JSON-in, JSON-out callbacks into async functions the
 //! embedder registered. Which names a plugin may call is part of its grants.
+//!
+//! Functions come from two places: the host's own (registered once with
+//! `HostBuilder::host_fn`, shared by every call) and a call's own
+//! ([`CallFunctions`], visible to the calls made inside
+//! [`CallFunctions::scope`] alone, so two tenants' callbacks never mix). A
+//! call's own function shadows a host function of the same name.
 
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
@@ -27,6 +33,78 @@ pub type HostFuture = Pin<Box<dyn Future<Output = Result<serde_json::Value, Stri
 
 /// A registered host function.
 pub type HostFn = Arc<dyn Fn(HostCall) -> HostFuture + Send + Sync>;
+
+tokio::task_local! {
+    /// The functions of the call running on this task (see [`CallFunctions`]).
+    static CALL_FNS: Arc<HashMap<String, HostFn>>;
+}
+
+/// Host functions that belong to some calls only: every call made inside
+/// [`CallFunctions::scope`] sees them (and the host's own), calls made
+/// elsewhere do not. The grant still decides which names a guest may call.
+///
+/// ```
+/// # async fn demo(controller: warden_host::Controller, request: warden_host::ExecuteRequest) {
+/// use warden_host::CallFunctions;
+/// let tenant = CallFunctions::new()
+///     .with("whoami", |_call| async { Ok(serde_json::json!("tenant-a")) });
+/// let execution = tenant.scope(controller.execute(request)).await;
+/// # drop(execution);
+/// # }
+/// ```
+///
+/// The scope is the future's (a Tokio task-local): it covers everything that
+/// future awaits, including a job submitted from inside it
+/// ([`crate::Controller::submit`] carries the scope into the job's task).
+#[derive(Clone, Default)]
+pub struct CallFunctions(Arc<HashMap<String, HostFn>>);
+
+impl std::fmt::Debug for CallFunctions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<_> = self.0.keys().collect();
+        names.sort();
+        f.debug_tuple("CallFunctions").field(&names).finish()
+    }
+}
+
+impl CallFunctions {
+    /// No functions.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Add (or replace) the function `name`.
+    pub fn with<F, Fut>(mut self, name: impl Into<String>, f: F) -> Self
+    where
+        F: Fn(HostCall) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<serde_json::Value, String>> + Send + 'static,
+    {
+        let f: HostFn = Arc::new(move |call| Box::pin(f(call)));
+        Arc::make_mut(&mut self.0).insert(name.into(), f);
+        self
+    }
+
+    /// Add (or replace) the already boxed function `name`.
+    pub fn with_fn(mut self, name: impl Into<String>, f: HostFn) -> Self {
+        Arc::make_mut(&mut self.0).insert(name.into(), f);
+        self
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Run `fut` with these functions visible to the calls it makes.
+    pub async fn scope<F: Future>(self, fut: F) -> F::Output {
+        CALL_FNS.scope(self.0, fut).await
+    }
+
+    /// The functions of the calling task's scope, if it is inside one.
+    pub fn current() -> Option<CallFunctions> {
+        CALL_FNS.try_with(|f| CallFunctions(f.clone())).ok()
+    }
+}
 
 /// The host-function capability of one call: the registered functions,
 /// which of them the grant allows, and which were called.
@@ -84,9 +162,14 @@ impl Host for Ctx<'_, HostFnCtx> {
             return Ok(Err(WitError::Denied(msg)));
         }
         cx.called.insert(name.clone());
-        let Some(f) = cx.fns.get(&name).cloned() else {
+        let own = CALL_FNS.try_with(|f| f.get(&name).cloned()).ok().flatten();
+        let Some(f) = own.or_else(|| cx.fns.get(&name).cloned()) else {
             let mut known: Vec<_> = cx.fns.keys().cloned().collect();
+            if let Ok(own) = CALL_FNS.try_with(|f| f.keys().cloned().collect::<Vec<_>>()) {
+                known.extend(own);
+            }
             known.sort();
+            known.dedup();
             return Ok(Err(WitError::Invalid(format!(
                 "no host function named `{name}` (registered: {})",
                 known.join(", ")

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use warden_api::{Ceiling, ExecuteRequest, JobState};
 
 use super::{Controller, Execution};
+use crate::capabilities::host_call::CallFunctions;
 use crate::error::{Error, Result};
 use crate::lock;
 
@@ -101,7 +102,9 @@ impl Controller {
         self.inner.metrics.job_submitted();
         let this = self.clone();
         let job_id = id.clone();
-        let task = tokio::spawn(async move {
+        // The submitter's own host functions go with the job.
+        let call_fns = CallFunctions::current().unwrap_or_default();
+        let task = tokio::spawn(call_fns.scope(async move {
             let running = {
                 let this = this.clone();
                 let job_id = job_id.clone();
@@ -123,7 +126,7 @@ impl Controller {
                 job.abort = None;
                 job.changed.send_replace(state);
             }
-        });
+        }));
         if let Some(job) = lock(&self.inner.jobs).get_mut(&id)
             && !job.state.is_finished()
         {

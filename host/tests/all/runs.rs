@@ -235,3 +235,70 @@ async fn cargo_component_guest_builds_and_runs() {
         out.output
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_calls_own_host_functions_are_its_own() {
+    use warden_host::CallFunctions;
+    let policy = Policy::deny_all().with_grants(
+        Grants::none()
+            .allow(Capability::Log)
+            .unwrap()
+            .allow_host_fns(["whoami", "add"]),
+    );
+    let prepared = support::load(fx::HOST_CALLBACK).prepare(policy).unwrap();
+    let tenant = |name: &'static str| {
+        CallFunctions::new().with("whoami", move |call| async move {
+            // Yield so the two tenants' calls interleave.
+            tokio::task::yield_now().await;
+            Ok(serde_json::json!({ "tenant": name, "args": call.args }))
+        })
+    };
+    let whoami = r#"{"name":"whoami","args":[1]}"#;
+    // Two tenants at once: each sees its own function only.
+    let (a, b) = tokio::join!(
+        tenant("a").scope(prepared.run(whoami)),
+        tenant("b").scope(prepared.run(whoami)),
+    );
+    assert_eq!(
+        a.into_result().unwrap().output,
+        r#"{"args":[1],"tenant":"a"}"#
+    );
+    assert_eq!(
+        b.into_result().unwrap().output,
+        r#"{"args":[1],"tenant":"b"}"#
+    );
+    // Outside any scope the name is unknown, and the message lists what is.
+    let err = prepared.run(whoami).await.into_result().unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("no host function named `whoami`"), "{msg}");
+    // A call's own function shadows the host's of the same name; the host's
+    // stays for everyone else.
+    let add = r#"{"name":"add","args":{"a":1,"b":2}}"#;
+    let own = CallFunctions::new().with("add", |_| async { Ok(serde_json::json!("mine")) });
+    assert_eq!(
+        own.scope(prepared.run(add))
+            .await
+            .into_result()
+            .unwrap()
+            .output,
+        r#""mine""#
+    );
+    assert_eq!(prepared.run(add).await.into_result().unwrap().output, "3");
+    // The grant still decides: a scope does not grant.
+    let ungranted = support::load(fx::HOST_CALLBACK)
+        .prepare(
+            Policy::deny_all().with_grants(
+                Grants::none()
+                    .allow(Capability::Log)
+                    .unwrap()
+                    .allow_host_fns(["add"]),
+            ),
+        )
+        .unwrap();
+    let err = tenant("a")
+        .scope(ungranted.run(whoami))
+        .await
+        .into_result()
+        .unwrap_err();
+    assert!(err.to_string().contains("whoami"), "{err}");
+}
