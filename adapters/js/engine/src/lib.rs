@@ -30,6 +30,24 @@
 //!    the wrapper sharing the source's first line, so `kv`, `log`, `call` and
 //!    `emit` are in scope and line numbers are the source's own. Trailing
 //!    semicolons are dropped (`(i) => i.x;` works).
+//! c. **A script whose completion value is the result**, as runtime
+//!    controllers' READMEs show it (`function fibonacci(n) {…}\nfibonacci(20);`
+//!    gives 6765; `[1, 2, 3].map(x => x * 2)` gives `[2, 4, 6]`). It runs at
+//!    each call, in sloppy mode, inside a block (so its `let`/`const` are the
+//!    run's own and it can run again in the same instance), with the input
+//!    as the global `input` and `kv`, `log`, `call`, `emit` as globals. Its
+//!    completion value is the result: a function is called with the input,
+//!    a promise is settled, `undefined` (a script that ends in a
+//!    declaration or a `console.log`) is `null`. No `import`, no top-level
+//!    `await` (use an `async` function and end with its call).
+//!
+//! Which one a source is, is decided before anything runs: an `export`
+//! statement (outside strings and comments) makes a module; a source that
+//! starts as an arrow function (`(…) =>`, `x =>`, with or without `async`)
+//! is codemode; one that starts with `function` or `async function` is
+//! codemode when the whole source is that one function expression, else a
+//! script (when neither compiles, the error further into the source is
+//! reported); anything else is a script.
 //!
 //! Positions in compile errors and in the stacks of errors that escape are the
 //! source's own: 1-based line and 1-based column in characters (QuickJS counts
@@ -100,6 +118,7 @@ wit_bindgen::generate!({ world: "script-engine", path: "../../../wit" });
 
 mod capabilities;
 mod positions;
+mod scan;
 mod source;
 
 use std::cell::{Cell, OnceCell, RefCell};

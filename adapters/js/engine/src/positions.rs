@@ -70,6 +70,14 @@ pub(crate) fn compile_failure(ctx: &Ctx<'_>, e: qjs::Error, src: &Source) -> Fai
     }
 }
 
+/// The `line:col` at the end of a compile failure's message
+/// (`<message> at <line>:<col>`).
+pub(crate) fn position_of(message: &str) -> Option<(usize, usize)> {
+    let (_, at) = message.rsplit_once(" at ")?;
+    let (line, col) = at.split_once(':')?;
+    Some((line.parse().ok()?, col.parse().ok()?))
+}
+
 /// The caught error's message (prefixed by its name unless a SyntaxError) and
 /// the `line:col` of its first stack frame in `module`.
 fn syntax_error(

@@ -1,13 +1,16 @@
-//! Source handling: the entry conventions (an ES module, or a codemode
-//! function expression compiled inside a wrapper module), loading a script and
-//! finding its entry point, and calling that with JSON in and out. What scripts
-//! see is described in the crate doc, under "Entry conventions".
+//! Source handling: the entry conventions (an ES module, a codemode
+//! function expression compiled inside a wrapper module, or a script whose
+//! completion value is the result), loading a script and finding its entry
+//! point, and calling that with JSON in and out. What scripts see is
+//! described in the crate doc, under "Entry conventions".
 
+use rquickjs::context::EvalOptions;
 use rquickjs::{self as qjs, Ctx, Function, Module, Persistent, Value};
 
 use crate::Failure;
 use crate::capabilities::js_type;
-use crate::positions::{Source, caught, compile_failure, failure_message};
+use crate::positions::{Source, caught, compile_failure, failure_message, position_of};
+use crate::scan::{Start, has_export_statement, start_of};
 
 /// The first line of a codemode script; the source follows on the same line.
 const CODEMODE_PREFIX: &str = "import * as kv from 'warden:plugin/kv'; \
@@ -15,18 +18,142 @@ const CODEMODE_PREFIX: &str = "import * as kv from 'warden:plugin/kv'; \
     import { emit } from 'warden:plugin/events'; export default (";
 const CODEMODE_SUFFIX: &str = "\n);";
 
-/// An evaluated script's entry point and what is needed to report its errors.
+/// A script's entry point, or the script to run, and what is needed to
+/// report its errors.
 pub(crate) struct Loaded {
-    entry: Persistent<Function<'static>>,
+    entry: Entry,
     source: Source,
 }
 
-// ---------------------------------------------------------------------------
-// Loading and calling scripts
+enum Entry {
+    /// A module's (or codemode's) function.
+    Function(Persistent<Function<'static>>),
+    /// A script, run at each call: the text as compiled (in a block).
+    Script(String),
+}
 
-/// Compiles and evaluates `source` as the module `name` and finds its entry.
+/// What a script's text is wrapped in: a block, so its `let`/`const` are
+/// the run's own (an instance may run it again) and its completion value is
+/// the block's. On line 1, like the codemode wrapper.
+const SCRIPT_PREFIX: &str = "{";
+const SCRIPT_SUFFIX: &str = "\n}";
+
+/// The module that puts the capability functions in a script's globals.
+const SCRIPT_GLOBALS: &str = "import * as kv from 'warden:plugin/kv'; \
+    import { log } from 'warden:plugin/log'; import { call } from 'warden:plugin/host'; \
+    import { emit } from 'warden:plugin/events'; \
+    Object.assign(globalThis, { kv, log, call, emit });";
+
+/// Compiles and evaluates `source` as the module `name` and finds its entry
+/// (a script is compiled to check it, and runs at each call).
 pub(crate) fn load<'js>(ctx: &Ctx<'js>, module: String, source: &str) -> Result<Loaded, Failure> {
-    let codemode = !has_export_statement(source);
+    if has_export_statement(source) {
+        return load_module(ctx, module, source, false);
+    }
+    match start_of(source) {
+        Start::Arrow => load_module(ctx, module, source, true),
+        Start::Other => load_script(ctx, module, source),
+        // A function expression, or a script that declares a function and
+        // goes on (`function fib(n) {…}\nfib(20);`): whichever compiles.
+        // When neither does, the error that came later in the source is
+        // the one about what the author meant.
+        Start::Function => match load_module(ctx, module.clone(), source, true) {
+            Ok(loaded) => Ok(loaded),
+            Err(as_function) => match load_script(ctx, module, source) {
+                Ok(loaded) => Ok(loaded),
+                Err(as_script) => Err(later(as_function, as_script)),
+            },
+        },
+    }
+}
+
+/// Of two compile failures, the one whose position is later.
+fn later(a: Failure, b: Failure) -> Failure {
+    let at = |f: &Failure| match f {
+        Failure::Compile(m) => position_of(m),
+        _ => None,
+    };
+    match (at(&a), at(&b)) {
+        (Some(pa), Some(pb)) if pb > pa => b,
+        (None, Some(_)) => b,
+        _ => a,
+    }
+}
+
+/// Compiles `source` as a script (checked, not run) and installs the
+/// capability globals scripts use.
+fn load_script(ctx: &Ctx<'_>, module: String, source: &str) -> Result<Loaded, Failure> {
+    let src = Source {
+        module,
+        shift: SCRIPT_PREFIX.len(),
+        text: source.to_owned(),
+    };
+    let text = format!("{SCRIPT_PREFIX}{source}{SCRIPT_SUFFIX}");
+    compile_only(ctx, &text, &src)?;
+    install_script_globals(ctx)?;
+    Ok(Loaded {
+        entry: Entry::Script(text),
+        source: src,
+    })
+}
+
+/// Compile `text` as a global script without running it.
+fn compile_only(ctx: &Ctx<'_>, text: &str, src: &Source) -> Result<(), Failure> {
+    let code = std::ffi::CString::new(text)
+        .map_err(|_| Failure::Compile("the source contains a NUL character".into()))?;
+    let file = std::ffi::CString::new(src.module.as_str())
+        .map_err(|_| Failure::Compile("the module name contains a NUL character".into()))?;
+    let flags = (qjs::qjs::JS_EVAL_TYPE_GLOBAL | qjs::qjs::JS_EVAL_FLAG_COMPILE_ONLY) as i32;
+    // SAFETY: `code` is NUL-terminated and `text.len()` long, `file` is
+    // NUL-terminated, and the context is live for `ctx`'s lifetime; the
+    // returned value (a compiled function or the exception marker) is
+    // owned by `Value`, which frees it.
+    let compiled = unsafe {
+        let raw = qjs::qjs::JS_Eval(
+            ctx.as_raw().as_ptr(),
+            code.as_ptr(),
+            text.len() as _,
+            file.as_ptr(),
+            flags,
+        );
+        Value::from_raw(ctx.clone(), raw)
+    };
+    if compiled.is_exception() {
+        return Err(compile_failure(ctx, qjs::Error::Exception, src));
+    }
+    Ok(())
+}
+
+fn install_script_globals(ctx: &Ctx<'_>) -> Result<(), Failure> {
+    let installed: bool = ctx
+        .globals()
+        .get::<_, Option<Value>>("kv")
+        .ok()
+        .flatten()
+        .is_some_and(|v| v.is_object());
+    if installed {
+        return Ok(());
+    }
+    let src = Source {
+        module: "warden-script-globals.js".into(),
+        shift: 0,
+        text: SCRIPT_GLOBALS.into(),
+    };
+    let declared = Module::declare(ctx.clone(), src.module.as_str(), SCRIPT_GLOBALS)
+        .map_err(|e| compile_failure(ctx, e, &src))?;
+    let (_, promise) = declared.eval().map_err(|e| caught(ctx, e, &src))?;
+    settle(ctx, promise.into_value(), &src, "installing the script globals")?;
+    Ok(())
+}
+
+/// Compiles and evaluates an ES module (or the codemode wrapper around a
+/// function expression) and finds its entry.
+fn load_module<'js>(
+    ctx: &Ctx<'js>,
+    module: String,
+    source: &str,
+    codemode: bool,
+) -> Result<Loaded, Failure> {
     let (text, src) = if codemode {
         // `(input) => input.x;` is meant as the expression: drop trailing semicolons.
         let expr = source
@@ -73,19 +200,17 @@ pub(crate) fn load<'js>(ctx: &Ctx<'js>, module: String, source: &str) -> Result<
         })
     })?;
     Ok(Loaded {
-        entry: Persistent::save(ctx, entry),
+        entry: Entry::Function(Persistent::save(ctx, entry)),
         source: src,
     })
 }
 
-/// `JSON.parse(input)` -> entry -> settle -> `JSON.stringify`.
+/// `JSON.parse(input)` -> entry -> settle -> `JSON.stringify`. A script
+/// runs with the input as the global `input`; its completion value is the
+/// result (called with the input when it is a function; `undefined` is
+/// `null`).
 pub(crate) fn call_entry(ctx: &Ctx<'_>, loaded: &Loaded, input: &str) -> Result<String, Failure> {
     let src = &loaded.source;
-    let entry = loaded
-        .entry
-        .clone()
-        .restore(ctx)
-        .map_err(|e| Failure::Thrown(e.to_string()))?;
     let arg = if input.trim().is_empty() {
         Value::new_null(ctx.clone())
     } else {
@@ -94,7 +219,33 @@ pub(crate) fn call_entry(ctx: &Ctx<'_>, loaded: &Loaded, input: &str) -> Result<
             Failure::Serialization(format!("the input is not JSON: {msg}"))
         })?
     };
-    let result: Value = entry.call((arg,)).map_err(|e| caught(ctx, e, src))?;
+    let result: Value = match &loaded.entry {
+        Entry::Function(entry) => {
+            let entry = entry
+                .clone()
+                .restore(ctx)
+                .map_err(|e| Failure::Thrown(e.to_string()))?;
+            entry.call((arg,)).map_err(|e| caught(ctx, e, src))?
+        }
+        Entry::Script(text) => {
+            ctx.globals()
+                .set("input", arg.clone())
+                .map_err(|e| caught(ctx, e, src))?;
+            let mut options = EvalOptions::default();
+            options.global = true;
+            options.strict = false;
+            options.backtrace_barrier = true;
+            options.filename = Some(src.module.clone());
+            let value: Value = ctx
+                .eval_with_options(text.as_str(), options)
+                .map_err(|e| caught(ctx, e, src))?;
+            match value.as_function() {
+                Some(f) => f.call((arg,)).map_err(|e| caught(ctx, e, src))?,
+                None if value.is_undefined() => Value::new_null(ctx.clone()),
+                None => value,
+            }
+        }
+    };
     let result = settle(ctx, result, src, "the entry point's promise")?;
     match ctx.json_stringify(result.clone()) {
         Ok(Some(s)) => s
@@ -128,102 +279,3 @@ fn settle<'js>(
     }
 }
 
-/// Whether `source` has an `export` statement (outside strings and comments):
-/// then it is an ES module, else a codemode function expression.
-fn has_export_statement(source: &str) -> bool {
-    let b = source.as_bytes();
-    let is_ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80;
-    // Brace depth inside each open template substitution `${ … }`.
-    let mut templates: Vec<u32> = Vec::new();
-    let mut in_template = false;
-    let mut i = 0;
-    let mut prev_sig = b';'; // last significant byte before the current token
-    while i < b.len() {
-        let c = b[i];
-        if in_template {
-            match c {
-                b'\\' => i += 1,
-                b'`' => in_template = false,
-                b'$' if b.get(i + 1) == Some(&b'{') => {
-                    templates.push(0);
-                    in_template = false;
-                    i += 1;
-                }
-                _ => {}
-            }
-            i += 1;
-            prev_sig = b')';
-            continue;
-        }
-        match c {
-            b'/' if b.get(i + 1) == Some(&b'/') => {
-                while i < b.len() && b[i] != b'\n' {
-                    i += 1;
-                }
-                continue;
-            }
-            b'/' if b.get(i + 1) == Some(&b'*') => {
-                i += 2;
-                while i + 1 < b.len() && !(b[i] == b'*' && b[i + 1] == b'/') {
-                    i += 1;
-                }
-                i += 2;
-                continue;
-            }
-            b'\'' | b'"' => {
-                i += 1;
-                while i < b.len() && b[i] != c && b[i] != b'\n' {
-                    if b[i] == b'\\' {
-                        i += 1;
-                    }
-                    i += 1;
-                }
-                i += 1;
-                prev_sig = b')';
-                continue;
-            }
-            b'`' => {
-                in_template = true;
-                i += 1;
-                continue;
-            }
-            b'{' => {
-                if let Some(d) = templates.last_mut() {
-                    *d += 1;
-                }
-            }
-            b'}' => match templates.last_mut() {
-                Some(0) => {
-                    templates.pop();
-                    in_template = true;
-                    i += 1;
-                    continue;
-                }
-                Some(d) => *d -= 1,
-                None => {}
-            },
-            _ if is_ident(c) => {
-                let start = i;
-                while i < b.len() && is_ident(b[i]) {
-                    i += 1;
-                }
-                if &b[start..i] == b"export" && prev_sig != b'.' {
-                    let next = b[i..].iter().copied().find(|c| !c.is_ascii_whitespace());
-                    if matches!(next, Some(b'{' | b'*'))
-                        || next.is_some_and(|n| n.is_ascii_alphabetic())
-                    {
-                        return true;
-                    }
-                }
-                prev_sig = b'a';
-                continue;
-            }
-            _ => {}
-        }
-        if !c.is_ascii_whitespace() {
-            prev_sig = c;
-        }
-        i += 1;
-    }
-    false
-}
