@@ -56,8 +56,11 @@ executed in a fresh namespace holding the builtins and, pre-bound, the
 ``warden`` itself. ``__name__`` is ``"snippet"``, so an
 ``if __name__ == "__main__":`` block does not run. The entry point is the
 callable ``run`` it defines, else ``main``; or, when the whole source is one
-expression that evaluates to a callable (``lambda i: i["x"] * 2``), that
-callable. It is called with ``json.loads(input)`` (an empty input is
+``lambda`` (``lambda i: i["x"] * 2``), that callable. A source that defines
+neither and ends in an expression (one expression alone included) is a
+**notebook cell** (``result = analyze(data)\nresult``): it runs at each
+call, in a fresh namespace that also holds ``input`` (the call's input,
+shadowing the builtin), and its last expression's value is the result. It is called with ``json.loads(input)`` (an empty input is
 ``None``), or with no argument when it takes none. An ``async def`` entry (or
 any awaitable result) is driven with ``coro.send(None)`` until it returns:
 there is no event loop (asyncio is not available), which is enough because
@@ -164,6 +167,7 @@ import zlib
 
 # What the engine itself needs at run time, and what the modules above import
 # lazily (at call time), which would fail at run time otherwise.
+import ast
 import builtins
 import inspect
 import keyword
@@ -418,15 +422,70 @@ def _expression(source, filename):
         return None
 
 
+def _cell(source, filename):
+    """A notebook cell: the code of its statements but the last, and of its
+    last one, an expression (its value is the result); None when ``source``
+    defines ``run`` or ``main`` or does not end in an expression."""
+    try:
+        tree = ast.parse(source, filename)
+    except BaseException:
+        return None
+    if not tree.body or not isinstance(tree.body[-1], ast.Expr):
+        return None
+    if len(tree.body) == 1 and isinstance(tree.body[0].value, ast.Lambda):
+        return None  # `lambda i: …`: the entry itself
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names = [node.name]
+        elif isinstance(node, ast.Assign):
+            names = [t.id for t in node.targets if isinstance(t, ast.Name)]
+        elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+            names = [node.target.id] if isinstance(node.target, ast.Name) else []
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names = [(a.asname or a.name).split(".")[0] for a in node.names]
+        else:
+            names = []
+        if "run" in names or "main" in names:
+            return None
+    body = compile(ast.Module(body=tree.body[:-1], type_ignores=[]), filename, "exec",
+                   dont_inherit=True)
+    last = compile(ast.Expression(body=tree.body[-1].value), filename, "eval", dont_inherit=True)
+    return body, last
+
+
+def _cell_entry(cell, filename, module_name):
+    """The entry of a cell: each call runs it in a fresh namespace holding
+    the prelude and ``input`` (the call's input); the last expression's
+    value is the result."""
+    body, last = cell
+
+    def run_cell(input):
+        module = types.ModuleType(module_name)
+        module.__dict__.update(_PRELUDE)
+        module.__dict__["__builtins__"] = builtins
+        module.__dict__["__file__"] = filename
+        module.__dict__["input"] = input
+        sys.modules[module_name] = module
+        exec(body, module.__dict__)
+        return eval(last, module.__dict__)
+
+    return run_cell
+
+
 def _load(source, filename, module_name):
-    """Compile and execute ``source`` as ``module_name``; find its entry."""
+    """Compile and execute ``source`` as ``module_name``; find its entry (a
+    notebook cell runs at each call instead)."""
     code = _compile(source, filename)
     expr = _expression(source, filename)
+    cell = _cell(source, filename)
     # Source lines for tracebacks (mtime None: linecache never re-reads it).
     lines = source.splitlines(keepends=True)
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
     linecache.cache[filename] = (len(source), None, lines, filename)
+
+    if cell is not None:
+        return _Loaded(_cell_entry(cell, filename, module_name), None)
 
     module = types.ModuleType(module_name)
     module.__dict__.update(_PRELUDE)
@@ -455,7 +514,11 @@ def _find_entry(ns, value=None):
             return entry
     if value is not None and callable(value):
         return value
-    raise _Failure("compile", "define run(input)")
+    raise _Failure(
+        "compile",
+        "define run(input), or end the snippet with an expression (a notebook cell:"
+        " its value is the result)",
+    )
 
 
 def _takes_no_argument(fn):
@@ -623,11 +686,28 @@ class Script(exports.Script):
 # path finder could find nothing at run time anyway.
 
 
+# What to use instead of popular native packages (none has a WASI build).
+_INSTEAD = {
+    "numpy": "the statistics module (mean, median, stdev, variance, quantiles,"
+    " correlation, linear_regression), math (fsum, prod, sqrt, dist) and lists",
+    "pandas": "csv, statistics and lists of dicts",
+    "scipy": "statistics and math",
+    "matplotlib": "nothing here draws; return the numbers as JSON",
+}
+
+
 class _SandboxFinder:
     @classmethod
     def find_spec(cls, name, path=None, target=None):
+        top = name.split(".")[0]
+        instead = _INSTEAD.get(top)
+        hint = (
+            f" ({top} is a native package with no WASI build); use {instead} instead;"
+            if instead
+            else ";"
+        )
         raise ModuleNotFoundError(
-            f"module {name!r} is not available in the warden Python sandbox;"
+            f"module {name!r} is not available in the warden Python sandbox{hint}"
             f" available: {', '.join(AVAILABLE_MODULES)}",
             name=name,
         )
