@@ -95,6 +95,29 @@ function execution(reportJson) {
   };
 }
 
+/**
+ * `[names, dispatch]` for host functions given as `{ name: fn }`: the
+ * dispatcher the addon calls as `(name, argsJson) => Promise<string>`
+ * (`undefined` when there are none).
+ */
+function dispatcher(hostFunctions, what) {
+  if (hostFunctions === undefined) return [undefined, undefined];
+  if (hostFunctions === null || typeof hostFunctions !== 'object') {
+    throw new TypeError(`${what}: expected an object of functions`);
+  }
+  for (const [name, fn] of Object.entries(hostFunctions)) {
+    if (typeof fn !== 'function') throw new TypeError(`${what}.${name}: expected a function`);
+  }
+  const names = Object.keys(hostFunctions);
+  if (!names.length) return [undefined, undefined];
+  const dispatch = async (a, b) => {
+    const [name, argsJson] = Array.isArray(a) ? a : [a, b];
+    const result = await hostFunctions[name](JSON.parse(argsJson));
+    return jsonText(result, `the result of host function ${name}`);
+  };
+  return [names, dispatch];
+}
+
 let nextAbortId = 1;
 
 /** Run `start(abortId)` so that `signal` aborts it; `null` abortId without a signal. */
@@ -194,23 +217,13 @@ class Warden {
         `options: unknown field(s) ${extra.join(', ')} (known: host, runtimes, hostFunctions, onEvent, onLog)`,
       );
     }
-    for (const [name, fn] of Object.entries(hostFunctions)) {
-      if (typeof fn !== 'function') throw new TypeError(`options.hostFunctions.${name}: expected a function`);
-    }
     if (onEvent !== undefined && typeof onEvent !== 'function') {
       throw new TypeError('options.onEvent: expected a function');
     }
     if (onLog !== undefined && typeof onLog !== 'function') {
       throw new TypeError('options.onLog: expected a function');
     }
-    const names = Object.keys(hostFunctions);
-    const dispatch = names.length
-      ? async (a, b) => {
-          const [name, argsJson] = Array.isArray(a) ? a : [a, b];
-          const result = await hostFunctions[name](JSON.parse(argsJson));
-          return jsonText(result, `the result of host function ${name}`);
-        }
-      : undefined;
+    const [names, dispatch] = dispatcher(hostFunctions, 'options.hostFunctions');
     const events = onEvent
       ? (a) => {
           const json = Array.isArray(a) ? a[0] : a;
@@ -247,8 +260,9 @@ class Warden {
   async execute(request) {
     const json = requestJson(request);
     const code = codeArg(request.code);
+    const [names, dispatch] = dispatcher(request.hostFunctions, 'request.hostFunctions');
     const inner = this._inner;
-    const start = (id) => inner.execute(json, code, id);
+    const start = (id) => inner.execute(json, code, id, dispatch, names);
     start.abort = (id) => inner.abort(id);
     return execution(await call(withSignal(request.signal, start)));
   }
@@ -271,6 +285,7 @@ class Warden {
       hints: options.hints,
       runtime: options.runtime,
       signal: options.signal,
+      hostFunctions: options.hostFunctions,
     });
     return e.ok ? { ok: true, value: e.output, execution: e } : { ok: false, error: e.error, execution: e };
   }
@@ -314,7 +329,8 @@ class Warden {
   /** Submit a job: its id. */
   submit(request) {
     try {
-      return this._inner.submit(requestJson(request), codeArg(request.code));
+      const [names, dispatch] = dispatcher(request.hostFunctions, 'request.hostFunctions');
+      return this._inner.submit(requestJson(request), codeArg(request.code), dispatch, names);
     } catch (e) {
       return rethrow(e);
     }

@@ -61,12 +61,15 @@ export interface WardenOptions {
     warm_up?: boolean;
   };
   /** Async JS functions a guest may call (`warden:plugin/host`) when its grants name them. */
-  hostFunctions?: Record<string, (args: any) => unknown | Promise<unknown>>;
+  hostFunctions?: HostFunctions;
   /** Every event a guest emits. */
   onEvent?: (topic: string, payload: unknown, plugin: string) => void;
   /** Every line a guest logs, as it is written (granted `log` only). */
   onLog?: (level: string, message: string, plugin: string) => void;
 }
+
+/** Host functions by name: called with the guest's JSON arguments; what they return (or resolve to) goes back as JSON, a throw reaches the guest as its `HostError`. */
+export type HostFunctions = Record<string, (args: any) => unknown | Promise<unknown>>;
 
 /** One call. */
 export interface ExecuteRequest {
@@ -83,6 +86,12 @@ export interface ExecuteRequest {
   runtime?: string;
   /** Aborting stops the guest within an epoch tick; the execution is `CANCELLED`. */
   signal?: AbortSignal;
+  /**
+   * This call's own host functions, visible to it alone (two tenants'
+   * callbacks never mix); they shadow the `Warden`'s of the same name. The
+   * grant (`config.grants.host_fns`) still decides which names it may call.
+   */
+  hostFunctions?: HostFunctions;
 }
 
 /** What one call gave, whatever happened. */
@@ -115,6 +124,8 @@ export interface CallOptions {
   hints?: Hints;
   runtime?: string;
   signal?: AbortSignal;
+  /** This call's own host functions (see `ExecuteRequest.hostFunctions`). */
+  hostFunctions?: HostFunctions;
 }
 
 /** The config shape of the runtime controller warden replaces. */

@@ -22,7 +22,7 @@ use napi_derive::napi;
 use serde::Deserialize;
 use tokio::sync::Notify;
 use warden_api::{Ceiling, ExecConfig, ExecuteRequest, Hints, Input, Language};
-use warden_host::{Controller, Event, Host, HostConfig};
+use warden_host::{CallFunctions, Controller, Event, Host, HostCall, HostConfig, HostFn};
 use warden_runtimes::RuntimesConfig;
 
 /// What `Warden.create` takes (the JS options object, as JSON).
@@ -106,22 +106,8 @@ pub async fn create(
     let mut builder = options.host.builder().map_err(warden_error)?;
     if let Some(dispatch) = host_functions {
         for name in options.host_functions {
-            let dispatch = dispatch.clone();
-            let fn_name = name.clone();
-            builder = builder.host_fn(name, move |call| {
-                let dispatch = dispatch.clone();
-                let name = fn_name.clone();
-                async move {
-                    let args = call.args.to_string();
-                    let promise = dispatch
-                        .call_async((name, args))
-                        .await
-                        .map_err(|e| e.reason.clone())?;
-                    let text = promise.await.map_err(|e| e.reason.clone())?;
-                    serde_json::from_str(&text)
-                        .map_err(|e| format!("the host function returned no JSON: {e}"))
-                }
-            });
+            let f = js_host_fn(&dispatch, &name);
+            builder = builder.host_fn(name, move |call| f(call));
         }
     }
     if let Some(on_event) = on_event {
@@ -153,6 +139,41 @@ pub async fn create(
         aborts: Arc::default(),
         closed: false.into(),
     })
+}
+
+/// The host function `name`, answered by the JS dispatcher.
+fn js_host_fn(dispatch: &Arc<HostFunctions>, name: &str) -> HostFn {
+    let dispatch = dispatch.clone();
+    let name = name.to_string();
+    Arc::new(move |call: HostCall| {
+        let dispatch = dispatch.clone();
+        let name = name.clone();
+        Box::pin(async move {
+            let args = call.args.to_string();
+            let promise = dispatch
+                .call_async((name, args))
+                .await
+                .map_err(|e| e.reason.clone())?;
+            let text = promise.await.map_err(|e| e.reason.clone())?;
+            serde_json::from_str(&text)
+                .map_err(|e| format!("the host function returned no JSON: {e}"))
+        })
+    })
+}
+
+/// A call's own host functions (`hostFunctions` given to `execute`).
+fn call_functions(
+    dispatch: Option<Arc<HostFunctions>>,
+    names: Option<Vec<String>>,
+) -> CallFunctions {
+    let mut fns = CallFunctions::new();
+    if let Some(dispatch) = dispatch {
+        for name in names.unwrap_or_default() {
+            let f = js_host_fn(&dispatch, &name);
+            fns = fns.with_fn(name, f);
+        }
+    }
+    fns
 }
 
 /// A call's code: text, or bytes (a component, an eBPF object).
@@ -204,21 +225,29 @@ impl NativeWarden {
         request_json: String,
         code: Either<String, Buffer>,
         abort_id: Option<u32>,
+        host_functions: Option<Arc<HostFunctions>>,
+        host_function_names: Option<Vec<String>>,
     ) -> Result<String> {
         let controller = self.live()?;
         let mut request: ExecuteRequest = parse("request", &request_json)?;
         request.code = code_of(code);
         let ceiling = controller.options().ceiling.clone();
+        let own = call_functions(host_functions, host_function_names);
         let execution = match abort_id {
             Some(id) => {
                 let token = self.aborts.token(id);
-                let e = controller
-                    .execute_until(request, &ceiling, token.notified(), "an AbortSignal")
+                let e = own
+                    .scope(controller.execute_until(
+                        request,
+                        &ceiling,
+                        token.notified(),
+                        "an AbortSignal",
+                    ))
                     .await;
                 self.aborts.forget(id);
                 e
             }
-            None => controller.execute(request).await,
+            None => own.scope(controller.execute(request)).await,
         };
         to_json(&execution.report())
     }
@@ -290,11 +319,19 @@ impl NativeWarden {
 
     /// Submit a job: its id.
     #[napi(catch_unwind)]
-    pub fn submit(&self, request_json: String, code: Either<String, Buffer>) -> Result<String> {
+    pub fn submit(
+        &self,
+        request_json: String,
+        code: Either<String, Buffer>,
+        host_functions: Option<Arc<HostFunctions>>,
+        host_function_names: Option<Vec<String>>,
+    ) -> Result<String> {
         let mut request: ExecuteRequest = parse("request", &request_json)?;
         request.code = code_of(code);
         let controller = self.live()?;
-        within_runtime_if_available(|| controller.submit(request)).map_err(warden_error)
+        let own = call_functions(host_functions, host_function_names);
+        within_runtime_if_available(|| own.sync_scope(|| controller.submit(request)))
+            .map_err(warden_error)
     }
 
     /// A job's status (`JobStatus` JSON).

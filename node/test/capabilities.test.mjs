@@ -111,3 +111,32 @@ test('events: granted topics reach onEvent, others are denied', async () => {
   assert.equal(denied.error.code, 'CAPABILITY_DENIED');
   assert.equal(events.length, n);
 });
+
+test("host functions: a call's own are visible to it alone and shadow the Warden's", async () => {
+  const config = { grants: { host_fns: { only: ['whoami', 'add'] } } };
+  const code = 'async () => call("whoami", null)';
+  const as = (tenant) =>
+    w.execute({ code, language: 'js', config, hostFunctions: { whoami: async () => tenant } });
+  const [a, b] = await Promise.all([as('a'), as('b')]);
+  assert.deepEqual([a.output, b.output], ['a', 'b'], JSON.stringify([a.error, b.error]));
+  // Without them, the name is unknown to the same guest.
+  const none = await w.execute({ code, language: 'js', config });
+  assert.equal(none.ok, false);
+  assert.match(none.error.message, /no host function named `whoami`/);
+  // A call's own `add` shadows the Warden's, for that call only.
+  const add = 'async () => call("add", { a: 1, b: 2 })';
+  const own = await w.callJson(add, {}, { language: 'js', config, hostFunctions: { add: () => 'mine' } });
+  assert.deepEqual(own.ok && own.value, 'mine');
+  const shared = await w.callJson(add, {}, { language: 'js', config });
+  assert.deepEqual(shared.ok && shared.value, 3);
+  // A job keeps its own functions.
+  const id = w.submit({ code, language: 'js', config, hostFunctions: { whoami: () => 'job' } });
+  const done = await w.wait(id);
+  assert.equal(done.state, 'succeeded', JSON.stringify(done));
+  assert.equal(done.execution.output, 'job');
+  // Not a function: a TypeError that names it.
+  await assert.rejects(
+    w.execute({ code, language: 'js', hostFunctions: { whoami: 42 } }),
+    (e) => e instanceof TypeError && /request\.hostFunctions\.whoami/.test(e.message),
+  );
+});

@@ -100,6 +100,12 @@ impl CallFunctions {
         CALL_FNS.scope(self.0, fut).await
     }
 
+    /// Run `f` (synchronous: a job's `submit`) with these functions visible
+    /// to the calls it starts.
+    pub fn sync_scope<R>(self, f: impl FnOnce() -> R) -> R {
+        CALL_FNS.sync_scope(self.0, f)
+    }
+
     /// The functions of the calling task's scope, if it is inside one.
     pub fn current() -> Option<CallFunctions> {
         CALL_FNS.try_with(|f| CallFunctions(f.clone())).ok()
