@@ -1,10 +1,13 @@
 //! TypeScript for a component's exports ([`typescript_of`]), decoded from
 //! its WIT: named records become interfaces, variants discriminated unions,
 //! enums string-literal unions, `option<T>` is `T | null`, `result<T, E>`
-//! is `{ ok: T } | { err: E }`. The types describe the JSON form in which
+//! is `{ ok: T } | { err: E }`; functions and interfaces are camelCase
+//! members of `Exports` (`toggle-write` → `toggleWrite`). The types describe the JSON form in which
 //! warden passes WIT values (see [`crate::values`]), so what `tsc` accepts
 //! is what `invoke_json` takes and returns: integers and floats are numbers,
-//! flags are arrays of flag names, `list<T>` is an array.
+//! flags are interfaces of optional booleans (`{ read?: boolean }`, as jco
+//! has them), `list<T>` is an array (`list<u8>` too: JSON has no bytes), and
+//! resources are `never` (a fresh instance per call cannot hand one out).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -39,7 +42,7 @@ pub fn typescript_of(name: &str, bytes: &[u8]) -> Result<String, String> {
                     .name
                     .clone()
                     .unwrap_or_else(|| resolve.name_world_key(key));
-                writeln!(exports, "  {}: {{", quote(&iname)).ok();
+                writeln!(exports, "  {}: {{", member(&iname)).ok();
                 for f in iface.functions.values() {
                     writeln!(exports, "    {};", ts.method(f)).ok();
                 }
@@ -79,7 +82,7 @@ impl Printer<'_> {
             Some(t) => self.ty(t),
             None => "null".into(),
         };
-        format!("{}({}): {result}", quote(&f.name), params.join(", "))
+        format!("{}({}): {result}", member(&f.name), params.join(", "))
     }
 
     fn ty(&mut self, t: &Type) -> String {
@@ -118,7 +121,9 @@ impl Printer<'_> {
             {
                 let ts_name = pascal(name);
                 let decl = match &def.kind {
-                    TypeDefKind::Record(_) => format!("export interface {ts_name} {body}\n"),
+                    TypeDefKind::Record(_) | TypeDefKind::Flags(_) => {
+                        format!("export interface {ts_name} {body}\n")
+                    }
                     _ => format!("export type {ts_name} = {body};\n"),
                 };
                 self.named.entry(ts_name.clone()).or_insert(decl);
@@ -154,8 +159,12 @@ impl Printer<'_> {
                 cases.join(" | ")
             }
             TypeDefKind::Flags(f) => {
-                let names: Vec<String> = f.flags.iter().map(|c| format!("{:?}", c.name)).collect();
-                format!("Array<{}>", names.join(" | "))
+                let names: Vec<String> = f
+                    .flags
+                    .iter()
+                    .map(|c| format!("  {}?: boolean;", quote(&c.name)))
+                    .collect();
+                format!("{{\n{}\n}}", names.join("\n"))
             }
             TypeDefKind::Option(t) => format!("{} | null", self.ty(t)),
             TypeDefKind::Result(r) => {
@@ -202,6 +211,16 @@ fn pascal(name: &str) -> String {
                 .unwrap_or_default()
         })
         .collect()
+}
+
+/// A function's or an interface's name as a member of `Exports`:
+/// `toggle-write` is `toggleWrite` (as jco has it); `typed()` turns it back.
+fn member(name: &str) -> String {
+    let p = pascal(name);
+    let mut c = p.chars();
+    c.next()
+        .map(|f| f.to_ascii_lowercase().to_string() + c.as_str())
+        .unwrap_or_default()
 }
 
 fn camel(name: &str) -> String {

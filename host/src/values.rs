@@ -12,7 +12,7 @@
 //! | variant             | `"case"` without payload, `{"case": v}` with  |
 //! | option              | `null` or the value                           |
 //! | result              | `{"ok": v}` / `{"err": v}`                    |
-//! | flags               | array of flag names                           |
+//! | flags               | `{"name": true}` per set flag (an array of set names is accepted too) |
 //! | map                 | array of `[key, value]` pairs                 |
 //! | resources, streams  | not representable                             |
 
@@ -74,7 +74,14 @@ pub fn val_to_json(val: &Val) -> Result<Json, String> {
             );
             Json::Object(m)
         }
-        Val::Flags(names) => Json::Array(names.iter().cloned().map(Json::String).collect()),
+        // The set flags, each `true` (an unset flag is absent), as jco and
+        // the generated TypeScript (`{ read?: boolean, … }`) have them.
+        Val::Flags(names) => Json::Object(
+            names
+                .iter()
+                .map(|n| (n.clone(), Json::Bool(true)))
+                .collect(),
+        ),
         Val::Resource(_) | Val::Future(_) | Val::Stream(_) | Val::ErrorContext(_) => {
             return Err("resources, futures and streams have no JSON form".into());
         }
@@ -251,16 +258,34 @@ pub fn json_to_val(json: &Json, ty: &Type) -> Result<Val, String> {
             }
         }
         Type::Flags(f) => {
-            let items = json
-                .as_array()
-                .ok_or_else(|| expected("an array of flag names", json))?;
+            // `{ "read": true, "write": false }`, or the set names as an array.
+            static TRUE: Json = Json::Bool(true);
+            let set: Vec<(&str, &Json)> = match json {
+                Json::Object(m) => m.iter().map(|(k, v)| (k.as_str(), v)).collect(),
+                Json::Array(items) => items
+                    .iter()
+                    .map(|i| {
+                        i.as_str()
+                            .map(|s| (s, &TRUE))
+                            .ok_or_else(|| expected("a flag name", i))
+                    })
+                    .collect::<Result<_, _>>()?,
+                _ => return Err(expected("an object of flags ({\"name\": true})", json)),
+            };
             let mut names = Vec::new();
-            for i in items {
-                let s = i.as_str().ok_or_else(|| expected("a flag name", i))?;
-                if !f.names().any(|n| n == s) {
-                    return Err(format!("`{s}` is not a flag of this type"));
+            for (name, on) in set {
+                if !f.names().any(|n| n == name) {
+                    let known: Vec<&str> = f.names().collect();
+                    return Err(format!(
+                        "`{name}` is not a flag of this type (flags: {})",
+                        known.join(", ")
+                    ));
                 }
-                names.push(s.to_string());
+                match on {
+                    Json::Bool(true) => names.push(name.to_string()),
+                    Json::Bool(false) | Json::Null => {}
+                    other => return Err(expected("true or false", other)),
+                }
             }
             Val::Flags(names)
         }

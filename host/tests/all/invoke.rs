@@ -81,6 +81,27 @@ async fn json_calls() {
         .into_result()
         .unwrap();
     assert!(r.json.unwrap().get("err").is_some());
+    // Flags: an object of the set flags, both ways (an array of names is
+    // accepted too); an unknown flag names the known ones.
+    let r = p
+        .invoke_json("toggle-write", &[json!({"read": true, "write": false})])
+        .await
+        .into_result()
+        .unwrap();
+    assert_eq!(r.json, Some(json!({"read": true, "write": true})));
+    let r = p
+        .invoke_json("toggle-write", &[json!(["write", "exec"])])
+        .await
+        .into_result()
+        .unwrap();
+    assert_eq!(r.json, Some(json!({"exec": true})));
+    let e = p
+        .invoke_json("toggle-write", &[json!({"delete": true})])
+        .await
+        .into_result()
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidInput, "{e}");
+    assert!(e.to_string().contains("read, write, exec"), "{e}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

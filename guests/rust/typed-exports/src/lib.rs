@@ -7,10 +7,11 @@
 //! - `norm({x, y})` -> sqrt(x² + y²)
 //! - `area(shape)` -> circle(r): πr², square(s): s², none: 0
 //! - `describe(color, flags)` -> `ok("red: 2 flags, 1 set")`, `err("no flags")` when flags is empty
+//! - `toggle-write(perms)` -> `perms` with `write` toggled
 
 wit_bindgen::generate!({ world: "typed", path: "wit" });
 
-use exports::warden::typed::calc::{Color, Point, Shape};
+use exports::warden::typed::calc::{Color, Perms, Point, Shape};
 
 struct Typed;
 
@@ -54,6 +55,10 @@ impl exports::warden::typed::calc::Guest for Typed {
         };
         let set = flags.iter().filter(|f| **f).count();
         Ok(format!("{name}: {} flags, {set} set", flags.len()))
+    }
+
+    fn toggle_write(p: Perms) -> Perms {
+        p ^ Perms::WRITE
     }
 }
 
