@@ -411,13 +411,15 @@ class Warden {
       return r.value;
     };
     const fn = (target) => (...args) => invoke(target, args);
+    // The generated types name `toggle-write` `toggleWrite`: back to WIT's kebab case.
+    const kebab = (name) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
     return new Proxy({}, {
       get(_, key) {
         if (typeof key !== 'string' || key === 'then') return undefined;
         // A function of the world, or an exported interface whose functions are `iface#name`.
-        const iface = new Proxy(fn(key), {
+        const iface = new Proxy(fn(kebab(key)), {
           get(_, fname) {
-            return typeof fname === 'string' && fname !== 'then' ? fn(`${key}#${fname}`) : undefined;
+            return typeof fname === 'string' && fname !== 'then' ? fn(`${kebab(key)}#${kebab(fname)}`) : undefined;
           },
         });
         return iface;

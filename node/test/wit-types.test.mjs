@@ -43,15 +43,16 @@ test('types() for the typed-exports guest: records, enums, variants, options, re
   assert.match(ts, /export type Shape = \{ circle: number \} \| \{ square: number \} \| "none";/);
   assert.match(ts, /greet\(name: string, times: number \| null\): Array<string>;/);
   assert.match(ts, /describe\(c: Color, flags: Array<boolean>\): \{ ok: string \} \| \{ err: string \};/);
+  assert.match(ts, /export interface Perms \{\n  read\?: boolean;\n  write\?: boolean;\n  exec\?: boolean;\n\}/);
 
   const use = (call) => `import { Warden } from '@warden/node';
-import type { Exports } from './plugin.js';
+import type { Exports, Perms } from './plugin.js';
 const w = await Warden.create();
 const calc = (await w.typed<Exports>('typed_exports.wasm')).calc;
 ${call}
 export {};
 `;
-  const right = use("const n: number = await calc.add(1, 2);\nconst s: Array<string> = await calc.greet('x', null);\nconst a: number = await calc.area({ circle: 1 });");
+  const right = use("const n: number = await calc.add(1, 2);\nconst s: Array<string> = await calc.greet('x', null);\nconst a: number = await calc.area({ circle: 1 });\nconst p: Perms = await calc.toggleWrite({ read: true });");
   assert.equal(await tsc({ 'plugin.d.ts': ts, 'right.mts': right }), '');
   const wrong = use("await calc.add('1', 2);");
   assert.match(await tsc({ 'plugin.d.ts': ts, 'wrong.mts': wrong }), /wrong\.mts\(5,\d+\): error TS2345/);
@@ -69,6 +70,9 @@ test('typed() calls the exports with JSON values, a fresh instance per call', as
   const refused = await api.calc.describe('red', []);
   assert.equal(typeof refused.err, 'string', JSON.stringify(refused));
   assert.equal(await api.version(), '1.0');
+  // Flags are objects of booleans both ways; `toggleWrite` is `toggle-write`.
+  assert.deepEqual(await api.calc.toggleWrite({ read: true }), { read: true, write: true });
+  assert.deepEqual(await api.calc.toggleWrite({ write: true, exec: true }), { exec: true });
   await assert.rejects(api.calc.add('1', 2), (e) => e instanceof WardenError && e.code === 'INVALID_INPUT');
   await assert.rejects(api.calc.nope(), (e) => e instanceof WardenError && e.code === 'MISSING_EXPORT');
 });
