@@ -80,6 +80,7 @@ bench-js: build
 # @warden/node against isolated-vm and quickjs-emscripten in one Node
 # process, and its binding overhead against the same calls from Rust (N=calls).
 bench-node: node
+	cd bench/extism-hello && cargo build --release --target wasm32-wasip1 --target-dir ../../target/extism
 	cd bench/js && npm ci --no-audit --no-fund
 	cd bench/js && node node.mjs
 

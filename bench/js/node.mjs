@@ -5,10 +5,15 @@
 //   2. codemode's three cases (cold-simple, 10 parallel host callbacks, JSON
 //      scan over 1 MB): warden, isolated-vm (a new isolate per call) and
 //      quickjs-emscripten (a new runtime and context per call);
-//   3. a snippet awaiting one host function and one awaiting ten.
+//   3. a snippet awaiting one host function and one awaiting ten;
+//   4. Wasm plugins: the hello guest on warden (a component, a fresh
+//      instance per call) against the same guest as an Extism plug-in
+//      (bench/extism-hello, a new plug-in per call from a compiled module)
+//      through Extism's Node SDK.
 // N calls per row (env N, default 1000), in 10 interleaved batches.
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { createPlugin } from '@extism/extism';
 import { Warden } from '../../node/lib/index.mjs';
 import { hostFns, isolatedVm, quickjsEmscripten } from './sandboxes.mjs';
 
@@ -94,4 +99,52 @@ for (const [name, src, inp] of cases) {
 console.log('\nGoals: cold-simple ≥ 3x faster than isolated-vm and ≥ 10x faster than quickjs-emscripten;');
 console.log('host callbacks no worse than either. isolated-vm and quickjs-emscripten call their host');
 console.log('functions synchronously (ivm.Callback, newFunction); warden awaits async JS functions.');
+
+// 4. Wasm plugins, a fresh instance per call on both sides.
+const extismWasm = await readFile(`${root}target/extism/wasm32-wasip1/release/extism_hello.wasm`);
+const extismModule = await WebAssembly.compile(extismWasm);
+const helloBytes = new Uint8Array(hello);
+const plugins = [
+  // Compiled once, a fresh Store and instance per run (as Extism's module).
+  ['warden', async () => {
+    const e = await warden.executeInstance(inst, input);
+    if (!e.ok) throw new Error(e.error.message);
+    return e.output.greeting;
+  }],
+  // The bytes with every call: hashed and found in the compile cache.
+  ['warden execute', async () => {
+    const e = await warden.execute({ code: helloBytes, language: 'wasm', input });
+    if (!e.ok) throw new Error(e.error.message);
+    return e.output.greeting;
+  }],
+  ['extism', async () => {
+    const plugin = await createPlugin({ wasm: [{ module: extismModule }] }, { useWasi: true });
+    try {
+      const out = await plugin.call('greet', JSON.stringify(input));
+      return JSON.parse(out.text()).greeting;
+    } finally {
+      await plugin.close();
+    }
+  }],
+];
+for (const [p, f] of plugins) {
+  const got = await f();
+  if (got !== 'hello, bench') throw new Error(`${p} answered ${got}`);
+}
+const ptimes = Object.fromEntries(plugins.map(([p]) => [p, []]));
+for (let b = 0; b < BATCHES; b++) {
+  for (const [p, f] of plugins) {
+    for (let i = 0; i < N / BATCHES; i++) {
+      const t = process.hrtime.bigint();
+      await f();
+      ptimes[p].push(Number(process.hrtime.bigint() - t) / 1e3);
+    }
+  }
+}
+const pw = median(ptimes.warden);
+console.log('\nWasm plugins from Node, the hello guest, a fresh instance per call (medians; ratio = / warden)');
+for (const [p] of plugins) {
+  const m = median(ptimes[p]);
+  console.log(`  ${p.padEnd(32)}${fmt(m).padStart(12)}${p === 'warden' ? '' : ` (${(m / pw).toFixed(1)}x)`}`);
+}
 await warden.close();
