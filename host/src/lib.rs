@@ -120,7 +120,7 @@ pub use policy::{
 };
 pub use receipt::{HostCalls, LogLine, Receipt};
 pub use state::CallState;
-pub use typescript::typescript_of;
+pub use typescript::{byte_shapes_of, typescript_of};
 /// The wire types (requests, configs, reports, errors), re-exported whole.
 pub use warden_api as api;
 

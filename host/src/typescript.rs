@@ -6,7 +6,9 @@
 //! warden passes WIT values (see [`crate::values`]), so what `tsc` accepts
 //! is what `invoke_json` takes and returns: integers and floats are numbers,
 //! flags are interfaces of optional booleans (`{ read?: boolean }`, as jco
-//! has them), `list<T>` is an array (`list<u8>` too: JSON has no bytes), and
+//! has them), `list<T>` is an array and `list<u8>` a `Uint8Array` (JSON has
+//! no bytes: `@warden/node`'s `typed()` converts, led by
+//! [`byte_shapes_of`]), and
 //! resources are `never` (a fresh instance per call cannot hand one out).
 
 use std::collections::BTreeMap;
@@ -63,6 +65,88 @@ pub fn typescript_of(name: &str, bytes: &[u8]) -> Result<String, String> {
     out.push_str(&exports);
     out.push_str("}\n");
     Ok(out)
+}
+
+/// Where `list<u8>` values sit in each exported function's result, so a
+/// front end can turn those JSON arrays of numbers into bytes: a map from
+/// the function's invoke name (`version`, `calc#toggle-write`) to a shape,
+/// for the functions whose result holds bytes. A shape is `"bytes"`,
+/// `{"list": s}`, `{"option": s}`, `{"tuple": [s | null, …]}`,
+/// `{"record": {field: s}}`, `{"variant": {case: s}}` or
+/// `{"result": {"ok": s | null, "err": s | null}}`, listing only the parts
+/// that hold bytes.
+pub fn byte_shapes_of(name: &str, bytes: &[u8]) -> Result<serde_json::Value, String> {
+    let (bytes, _) = to_component(name, bytes).map_err(|e| e.to_string())?;
+    let decoded = wit_component::decode(&bytes).map_err(|e| format!("{e:#}"))?;
+    let wit_component::DecodedWasm::Component(resolve, world) = decoded else {
+        return Err("not a component".into());
+    };
+    let mut out = serde_json::Map::new();
+    let mut add = |target: String, f: &wit_parser::Function| {
+        if let Some(shape) = f.result.as_ref().and_then(|t| byte_shape(&resolve, t)) {
+            out.insert(target, shape);
+        }
+    };
+    for (key, item) in &resolve.worlds[world].exports {
+        match item {
+            WorldItem::Function(f) => add(f.name.clone(), f),
+            WorldItem::Interface { id, .. } => {
+                let iface = &resolve.interfaces[*id];
+                let iname = iface
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| resolve.name_world_key(key));
+                for f in iface.functions.values() {
+                    add(format!("{iname}#{}", f.name), f);
+                }
+            }
+            WorldItem::Type { .. } => {}
+        }
+    }
+    Ok(serde_json::Value::Object(out))
+}
+
+/// The shape of the bytes inside a value of type `t`, if it holds any.
+fn byte_shape(resolve: &Resolve, t: &Type) -> Option<serde_json::Value> {
+    use serde_json::{Value, json};
+    let Type::Id(id) = t else { return None };
+    let one = |t: &Type| byte_shape(resolve, t);
+    let some = |m: serde_json::Map<String, Value>| (!m.is_empty()).then_some(m);
+    match &resolve.types[*id].kind {
+        TypeDefKind::List(Type::U8) => Some(json!("bytes")),
+        TypeDefKind::List(t) | TypeDefKind::FixedLengthList(t, _) => {
+            one(t).map(|s| json!({ "list": s }))
+        }
+        TypeDefKind::Option(t) => one(t).map(|s| json!({ "option": s })),
+        TypeDefKind::Type(t) => one(t),
+        TypeDefKind::Tuple(tuple) => {
+            let items: Vec<Option<Value>> = tuple.types.iter().map(one).collect();
+            items
+                .iter()
+                .any(Option::is_some)
+                .then(|| json!({ "tuple": items }))
+        }
+        TypeDefKind::Record(r) => some(
+            r.fields
+                .iter()
+                .filter_map(|f| one(&f.ty).map(|s| (f.name.clone(), s)))
+                .collect(),
+        )
+        .map(|m| json!({ "record": m })),
+        TypeDefKind::Variant(v) => some(
+            v.cases
+                .iter()
+                .filter_map(|c| c.ty.as_ref().and_then(one).map(|s| (c.name.clone(), s)))
+                .collect(),
+        )
+        .map(|m| json!({ "variant": m })),
+        TypeDefKind::Result(r) => {
+            let ok = r.ok.as_ref().and_then(one);
+            let err = r.err.as_ref().and_then(one);
+            (ok.is_some() || err.is_some()).then(|| json!({ "result": { "ok": ok, "err": err } }))
+        }
+        _ => None,
+    }
 }
 
 struct Printer<'a> {
@@ -172,6 +256,7 @@ impl Printer<'_> {
                 let err = r.err.map(|t| self.ty(&t)).unwrap_or_else(|| "null".into());
                 format!("{{ ok: {ok} }} | {{ err: {err} }}")
             }
+            TypeDefKind::List(Type::U8) => "Uint8Array".into(),
             TypeDefKind::List(t) | TypeDefKind::FixedLengthList(t, _) => {
                 format!("Array<{}>", self.ty(t))
             }

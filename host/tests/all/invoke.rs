@@ -145,3 +145,18 @@ async fn bad_invocations_are_typed() {
         .unwrap();
     assert!(r.wave[0].contains("hello, wave"), "{:?}", r.wave);
 }
+
+#[test]
+fn byte_shapes_point_at_the_byte_lists_of_results() {
+    let bytes = std::fs::read(fx::TYPED_EXPORTS).unwrap();
+    let shapes = warden_host::byte_shapes_of("typed", &bytes).unwrap();
+    assert_eq!(
+        shapes,
+        json!({ "calc#reverse-bytes": { "result": { "ok": "bytes", "err": null } } })
+    );
+    let ts = warden_host::typescript_of("typed", &bytes).unwrap();
+    assert!(
+        ts.contains("reverseBytes(data: Uint8Array): { ok: Uint8Array } | { err: string };"),
+        "{ts}"
+    );
+}

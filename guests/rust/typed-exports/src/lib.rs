@@ -8,6 +8,7 @@
 //! - `area(shape)` -> circle(r): πr², square(s): s², none: 0
 //! - `describe(color, flags)` -> `ok("red: 2 flags, 1 set")`, `err("no flags")` when flags is empty
 //! - `toggle-write(perms)` -> `perms` with `write` toggled
+//! - `reverse-bytes(data)` -> `ok(reversed)`, `err("no bytes")` when empty
 
 wit_bindgen::generate!({ world: "typed", path: "wit" });
 
@@ -59,6 +60,14 @@ impl exports::warden::typed::calc::Guest for Typed {
 
     fn toggle_write(p: Perms) -> Perms {
         p ^ Perms::WRITE
+    }
+
+    fn reverse_bytes(mut data: Vec<u8>) -> Result<Vec<u8>, String> {
+        if data.is_empty() {
+            return Err("no bytes".to_string());
+        }
+        data.reverse();
+        Ok(data)
     }
 }
 
