@@ -405,10 +405,13 @@ class Warden {
     const { name, bytes } = await pluginBytes(plugin);
     const inner = this._inner;
     const cfg = config === undefined ? undefined : JSON.stringify(config);
+    // `list<u8>` is a Uint8Array in the generated types: arrays of numbers on the wire.
+    const shapes = JSON.parse(await call(inner.byteShapes(name, codeArg(bytes))));
     const invoke = async (target, args) => {
-      const r = JSON.parse(await call(inner.invokeJson(name, codeArg(bytes), target, jsonText(args, 'args'), cfg)));
+      const wire = JSON.stringify(args, (_, v) => (ArrayBuffer.isView(v) ? Array.from(v) : v));
+      const r = JSON.parse(await call(inner.invokeJson(name, codeArg(bytes), target, wire, cfg)));
       if (!r.ok) throw new WardenError(r.error);
-      return r.value;
+      return shapes[target] ? withBytes(r.value, shapes[target]) : r.value;
     };
     const fn = (target) => (...args) => invoke(target, args);
     // The generated types name `toggle-write` `toggleWrite`: back to WIT's kebab case.
@@ -432,6 +435,31 @@ class Warden {
     const { name, bytes } = await pluginBytes(plugin);
     const g = grants === undefined ? undefined : JSON.stringify(grants);
     return JSON.parse(await call(this._inner.inspect(name, codeArg(bytes), g)));
+  }
+}
+
+/** `value` with the byte lists `shape` points at (see `byte_shapes_of`) as Uint8Arrays. */
+function withBytes(value, shape) {
+  if (value === null || value === undefined) return value;
+  if (shape === 'bytes') return Array.isArray(value) ? Uint8Array.from(value) : value;
+  const [[kind, inner]] = Object.entries(shape);
+  switch (kind) {
+    case 'list':
+      return value.map((v) => withBytes(v, inner));
+    case 'option':
+      return withBytes(value, inner);
+    case 'tuple':
+      return value.map((v, i) => (inner[i] ? withBytes(v, inner[i]) : v));
+    case 'record':
+    case 'variant':
+    case 'result': {
+      if (typeof value !== 'object') return value; // a variant case without payload
+      const out = { ...value };
+      for (const [key, s] of Object.entries(inner)) if (s && key in out) out[key] = withBytes(out[key], s);
+      return out;
+    }
+    default:
+      return value;
   }
 }
 

@@ -424,6 +424,19 @@ impl NativeWarden {
 /// with JSON arguments.
 #[napi]
 impl NativeWarden {
+    /// Where `list<u8>` sits in each export's result (see
+    /// `warden_host::byte_shapes_of`), as JSON.
+    #[napi]
+    pub async fn byte_shapes(&self, name: String, bytes: Buffer) -> Result<String> {
+        let bytes = bytes.to_vec();
+        let shapes =
+            tokio::task::spawn_blocking(move || warden_host::byte_shapes_of(&name, &bytes))
+                .await
+                .map_err(|e| Error::from_reason(format!("the decoding thread failed: {e}")))?
+                .map_err(|e| bad_argument("plugin", e))?;
+        to_json(&shapes)
+    }
+
     /// TypeScript declarations of the component's exports (from its WIT).
     #[napi]
     pub async fn types(&self, name: String, bytes: Buffer) -> Result<String> {

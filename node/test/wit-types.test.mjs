@@ -43,6 +43,7 @@ test('types() for the typed-exports guest: records, enums, variants, options, re
   assert.match(ts, /export type Shape = \{ circle: number \} \| \{ square: number \} \| "none";/);
   assert.match(ts, /greet\(name: string, times: number \| null\): Array<string>;/);
   assert.match(ts, /describe\(c: Color, flags: Array<boolean>\): \{ ok: string \} \| \{ err: string \};/);
+  assert.match(ts, /reverseBytes\(data: Uint8Array\): \{ ok: Uint8Array \} \| \{ err: string \};/);
   assert.match(ts, /export interface Perms \{\n  read\?: boolean;\n  write\?: boolean;\n  exec\?: boolean;\n\}/);
 
   const use = (call) => `import { Warden } from '@warden/node';
@@ -52,7 +53,7 @@ const calc = (await w.typed<Exports>('typed_exports.wasm')).calc;
 ${call}
 export {};
 `;
-  const right = use("const n: number = await calc.add(1, 2);\nconst s: Array<string> = await calc.greet('x', null);\nconst a: number = await calc.area({ circle: 1 });\nconst p: Perms = await calc.toggleWrite({ read: true });");
+  const right = use("const n: number = await calc.add(1, 2);\nconst s: Array<string> = await calc.greet('x', null);\nconst a: number = await calc.area({ circle: 1 });\nconst p: Perms = await calc.toggleWrite({ read: true });\nconst r = await calc.reverseBytes(new Uint8Array([1]));\nif ('ok' in r) { const b: Uint8Array = r.ok; }");
   assert.equal(await tsc({ 'plugin.d.ts': ts, 'right.mts': right }), '');
   const wrong = use("await calc.add('1', 2);");
   assert.match(await tsc({ 'plugin.d.ts': ts, 'wrong.mts': wrong }), /wrong\.mts\(5,\d+\): error TS2345/);
@@ -73,6 +74,11 @@ test('typed() calls the exports with JSON values, a fresh instance per call', as
   // Flags are objects of booleans both ways; `toggleWrite` is `toggle-write`.
   assert.deepEqual(await api.calc.toggleWrite({ read: true }), { read: true, write: true });
   assert.deepEqual(await api.calc.toggleWrite({ write: true, exec: true }), { exec: true });
+  // list<u8> is a Uint8Array both ways (inside a result here).
+  const reversed = await api.calc.reverseBytes(new Uint8Array([1, 2, 3]));
+  assert.ok(reversed.ok instanceof Uint8Array, JSON.stringify(reversed));
+  assert.deepEqual([...reversed.ok], [3, 2, 1]);
+  assert.deepEqual(await api.calc.reverseBytes(new Uint8Array()), { err: 'no bytes' });
   await assert.rejects(api.calc.add('1', 2), (e) => e instanceof WardenError && e.code === 'INVALID_INPUT');
   await assert.rejects(api.calc.nope(), (e) => e instanceof WardenError && e.code === 'MISSING_EXPORT');
 });
