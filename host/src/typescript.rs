@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use wit_parser::{Resolve, Type, TypeDefKind, TypeId, WorldItem};
+use wit_parser::{Resolve, Type, TypeDefKind, TypeId, WorldId, WorldItem};
 
 use crate::componentize::to_component;
 
@@ -23,34 +23,24 @@ use crate::componentize::to_component;
 /// per named WIT type, and `export interface Exports` with a method per
 /// exported function (functions of an exported interface under its name).
 pub fn typescript_of(name: &str, bytes: &[u8]) -> Result<String, String> {
-    let (bytes, _) = to_component(name, bytes).map_err(|e| e.to_string())?;
-    let decoded = wit_component::decode(&bytes).map_err(|e| format!("{e:#}"))?;
-    let wit_component::DecodedWasm::Component(resolve, world) = decoded else {
-        return Err("not a component".into());
-    };
+    let (resolve, world) = decode(name, bytes)?;
     let mut ts = Printer {
         resolve: &resolve,
         named: BTreeMap::new(),
     };
     let mut exports = String::new();
-    for (key, item) in &resolve.worlds[world].exports {
-        match item {
-            WorldItem::Function(f) => {
+    for export in exports_of(&resolve, world) {
+        match export {
+            Export::Function(f) => {
                 writeln!(exports, "  {};", ts.method(f)).ok();
             }
-            WorldItem::Interface { id, .. } => {
-                let iface = &resolve.interfaces[*id];
-                let iname = iface
-                    .name
-                    .clone()
-                    .unwrap_or_else(|| resolve.name_world_key(key));
+            Export::Interface(iname, functions) => {
                 writeln!(exports, "  {}: {{", member(&iname)).ok();
-                for f in iface.functions.values() {
+                for f in functions {
                     writeln!(exports, "    {};", ts.method(f)).ok();
                 }
                 writeln!(exports, "  }};").ok();
             }
-            WorldItem::Type { .. } => {}
         }
     }
     let mut out = format!(
@@ -76,34 +66,61 @@ pub fn typescript_of(name: &str, bytes: &[u8]) -> Result<String, String> {
 /// `{"result": {"ok": s | null, "err": s | null}}`, listing only the parts
 /// that hold bytes.
 pub fn byte_shapes_of(name: &str, bytes: &[u8]) -> Result<serde_json::Value, String> {
-    let (bytes, _) = to_component(name, bytes).map_err(|e| e.to_string())?;
-    let decoded = wit_component::decode(&bytes).map_err(|e| format!("{e:#}"))?;
-    let wit_component::DecodedWasm::Component(resolve, world) = decoded else {
-        return Err("not a component".into());
-    };
+    let (resolve, world) = decode(name, bytes)?;
     let mut out = serde_json::Map::new();
     let mut add = |target: String, f: &wit_parser::Function| {
         if let Some(shape) = f.result.as_ref().and_then(|t| byte_shape(&resolve, t)) {
             out.insert(target, shape);
         }
     };
-    for (key, item) in &resolve.worlds[world].exports {
-        match item {
-            WorldItem::Function(f) => add(f.name.clone(), f),
+    for export in exports_of(&resolve, world) {
+        match export {
+            Export::Function(f) => add(f.name.clone(), f),
+            Export::Interface(iname, functions) => {
+                for f in functions {
+                    add(format!("{iname}#{}", f.name), f);
+                }
+            }
+        }
+    }
+    Ok(serde_json::Value::Object(out))
+}
+
+/// The WIT of the component in `bytes` (WAT and preview1 modules are
+/// componentized first).
+fn decode(name: &str, bytes: &[u8]) -> Result<(Resolve, WorldId), String> {
+    let (bytes, _) = to_component(name, bytes).map_err(|e| e.to_string())?;
+    let decoded = wit_component::decode(&bytes).map_err(|e| format!("{e:#}"))?;
+    match decoded {
+        wit_component::DecodedWasm::Component(resolve, world) => Ok((resolve, world)),
+        _ => Err("not a component".into()),
+    }
+}
+
+/// An exported function of the world, or an exported interface (by name)
+/// with its functions.
+enum Export<'a> {
+    Function(&'a wit_parser::Function),
+    Interface(String, Vec<&'a wit_parser::Function>),
+}
+
+fn exports_of(resolve: &Resolve, world: WorldId) -> Vec<Export<'_>> {
+    resolve.worlds[world]
+        .exports
+        .iter()
+        .filter_map(|(key, item)| match item {
+            WorldItem::Function(f) => Some(Export::Function(f)),
             WorldItem::Interface { id, .. } => {
                 let iface = &resolve.interfaces[*id];
                 let iname = iface
                     .name
                     .clone()
                     .unwrap_or_else(|| resolve.name_world_key(key));
-                for f in iface.functions.values() {
-                    add(format!("{iname}#{}", f.name), f);
-                }
+                Some(Export::Interface(iname, iface.functions.values().collect()))
             }
-            WorldItem::Type { .. } => {}
-        }
-    }
-    Ok(serde_json::Value::Object(out))
+            WorldItem::Type { .. } => None,
+        })
+        .collect()
 }
 
 /// The shape of the bytes inside a value of type `t`, if it holds any.
