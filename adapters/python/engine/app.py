@@ -19,7 +19,8 @@ Available modules
 
 Modules not imported at build time do not exist at run time (there is no file
 system with the standard library in the component), so everything a script may
-import is imported below, at top level. ``AVAILABLE_MODULES`` lists them::
+import is imported below, at top level. ``_warden_sandbox.AVAILABLE_MODULES``
+lists them::
 
     abc array base64 bisect calendar collections contextlib copy csv
     dataclasses datetime decimal difflib enum fractions functools hashlib heapq
@@ -229,52 +230,8 @@ except ModuleNotFoundError as _e:
     warden_plugin = None
     del _e
 
-#: The modules a script can import (sorted); documented above.
-AVAILABLE_MODULES = sorted(
-    [
-        "abc",
-        "array",
-        "base64",
-        "bisect",
-        "calendar",
-        "collections",
-        "contextlib",
-        "copy",
-        "csv",
-        "dataclasses",
-        "datetime",
-        "decimal",
-        "difflib",
-        "enum",
-        "fractions",
-        "functools",
-        "hashlib",
-        "heapq",
-        "html",
-        "io",
-        "itertools",
-        "json",
-        "logging",
-        "math",
-        "numbers",
-        "operator",
-        "pprint",
-        "random",
-        "re",
-        "secrets",
-        "statistics",
-        "string",
-        "struct",
-        "textwrap",
-        "time",
-        "typing",
-        "unicodedata",
-        "urllib.parse",
-        "uuid",
-        "warden",
-        "zlib",
-    ]
-)
+from _warden_sandbox import AVAILABLE_MODULES  # noqa: E402
+from _warden_sandbox import install as _install_sandbox  # noqa: E402
 
 SNIPPET_FILE = "<snippet>"
 SNIPPET_MODULE = "snippet"
@@ -681,52 +638,9 @@ class Script(exports.Script):
 
 
 # ---------------------------------------------------------------------------
-# Last: imports of anything else fail with a clear message. Builtin and frozen
-# modules are still found (the finder goes just before the path finder); the
-# path finder could find nothing at run time anyway.
+# Last: imports of anything else fail with a clear message (_warden_sandbox).
 
-
-# What to use instead of popular native packages (none has a WASI build).
-_INSTEAD = {
-    "numpy": "the statistics module (mean, median, stdev, variance, quantiles,"
-    " correlation, linear_regression), math (fsum, prod, sqrt, dist) and lists",
-    "pandas": "csv, statistics and lists of dicts",
-    "scipy": "statistics and math",
-    "matplotlib": "nothing here draws; return the numbers as JSON",
-}
-
-
-class _SandboxFinder:
-    @classmethod
-    def find_spec(cls, name, path=None, target=None):
-        top = name.split(".")[0]
-        instead = _INSTEAD.get(top)
-        hint = (
-            f" ({top} is a native package with no WASI build); use {instead} instead;"
-            if instead
-            else ";"
-        )
-        raise ModuleNotFoundError(
-            f"module {name!r} is not available in the warden Python sandbox{hint}"
-            f" available: {', '.join(AVAILABLE_MODULES)}",
-            name=name,
-        )
-
-    @classmethod
-    def invalidate_caches(cls):
-        pass
-
-
-def _install_finder():
-    meta = sys.meta_path
-    for i, finder in enumerate(meta):
-        if getattr(finder, "__name__", "") == "PathFinder":
-            meta.insert(i, _SandboxFinder)
-            return
-    meta.append(_SandboxFinder)
-
-
-_install_finder()
+_install_sandbox()
 
 
 # ---------------------------------------------------------------------------

@@ -31,6 +31,7 @@ pub static ENGINE: &[u8] = include_bytes!(env!("WARDEN_PYTHON_ENGINE"));
 pub const COMPONENTIZE_PY: &str = env!("WARDEN_COMPONENTIZE_PY");
 
 const APP_PY: &str = include_str!("../engine/app.py");
+const SANDBOX_PY: &str = include_str!("../engine/_warden_sandbox.py");
 const SDK_PY: &str = include_str!("../warden/__init__.py");
 const WIT: &[(&str, &str)] = &[
     ("plugin.wit", include_str!("../../../wit/plugin.wit")),
@@ -131,6 +132,7 @@ pub fn build_plugin(name: &str, source: &str, options: &BuildOptions) -> Result<
         write(&format!("wit/{rel}"), text)?;
     }
     write("engine/app.py", APP_PY)?;
+    write("engine/_warden_sandbox.py", SANDBOX_PY)?;
     write("sdk/warden/__init__.py", SDK_PY)?;
     write("plugin/warden_plugin.py", source)?;
 
