@@ -47,6 +47,38 @@ impl Ceiling {
         Ceiling::default()
     }
 
+    /// The tighter of two ceilings, field by field: the lower trust level,
+    /// the capabilities both allow, the smaller of each limit. A server
+    /// checks a request against the meet of its own ceiling and the
+    /// caller's (a token's), so neither can raise the other.
+    pub fn meet(&self, other: &Ceiling) -> Ceiling {
+        fn min<T: Ord + Copy>(a: Option<T>, b: Option<T>) -> Option<T> {
+            match (a, b) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
+        }
+        let capabilities = match (&self.capabilities, &other.capabilities) {
+            (Some(a), Some(b)) => Some(a.intersection(b).copied().collect()),
+            (a, b) => a.clone().or_else(|| b.clone()),
+        };
+        let (a, b) = (&self.limits, &other.limits);
+        Ceiling {
+            max_trust: min(self.max_trust, other.max_trust),
+            capabilities,
+            kv_quota_bytes: min(self.kv_quota_bytes, other.kv_quota_bytes),
+            limits: LimitOverrides {
+                timeout: min(a.timeout, b.timeout),
+                fuel: min(a.fuel, b.fuel),
+                memory_bytes: min(a.memory_bytes, b.memory_bytes),
+                table_elements: min(a.table_elements, b.table_elements),
+                host_calls: min(a.host_calls, b.host_calls),
+                input_bytes: min(a.input_bytes, b.input_bytes),
+                output_bytes: min(a.output_bytes, b.output_bytes),
+            },
+        }
+    }
+
     /// Check a lowered `policy` (and the trust level it came from).
     pub fn check(&self, trust: Option<TrustLevel>, policy: &Policy) -> Result<(), OverCeiling> {
         let over = |field: &str, asked: String, allowed: String| OverCeiling {
@@ -288,6 +320,43 @@ mod tests {
             (e.field.as_str(), e.asked.as_str()),
             ("limits.fuel", "unmetered")
         );
+    }
+
+    #[test]
+    fn the_meet_of_two_ceilings_is_the_tighter_of_each_field() {
+        let server = Ceiling {
+            max_trust: Some(TrustLevel::High),
+            capabilities: Some([Capability::Log, Capability::Kv].into()),
+            kv_quota_bytes: None,
+            limits: LimitOverrides {
+                timeout: Some(Duration::from_secs(10)),
+                memory_bytes: Some(64 << 20),
+                ..LimitOverrides::default()
+            },
+        };
+        let token = Ceiling {
+            max_trust: Some(TrustLevel::Low),
+            capabilities: Some([Capability::Log, Capability::Events].into()),
+            kv_quota_bytes: Some(1024),
+            limits: LimitOverrides {
+                timeout: Some(Duration::from_secs(30)),
+                fuel: Some(1_000_000),
+                ..LimitOverrides::default()
+            },
+        };
+        let m = server.meet(&token);
+        assert_eq!(m, token.meet(&server), "commutative");
+        assert_eq!(m.max_trust, Some(TrustLevel::Low));
+        assert_eq!(m.capabilities, Some([Capability::Log].into()));
+        assert_eq!(m.kv_quota_bytes, Some(1024));
+        assert_eq!(m.limits.timeout, Some(Duration::from_secs(10)));
+        assert_eq!(m.limits.memory_bytes, Some(64 << 20));
+        assert_eq!(m.limits.fuel, Some(1_000_000));
+        assert_eq!(m.limits.host_calls, None);
+        assert_eq!(Ceiling::unlimited().meet(&token), token);
+        // What the tighter side refuses, the meet refuses, naming the field.
+        let e = lower(&ExecConfig::default().with_trust(TrustLevel::Medium), &m).unwrap_err();
+        assert_eq!(e.field, "trust");
     }
 
     #[test]

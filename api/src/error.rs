@@ -65,6 +65,12 @@ pub enum ErrorCode {
     /// level, a capability or a limit); the details name the field, what was
     /// asked and what is allowed. Never silently lowered.
     OverCeiling,
+    /// No credentials, or credentials that are wrong or expired (a server's
+    /// bearer token or JWT).
+    Unauthenticated,
+    /// The caller sent more requests than its rate allows; try again after
+    /// the time the details (and HTTP's `Retry-After`) give.
+    RateLimited,
 }
 
 impl ErrorCode {
@@ -96,6 +102,8 @@ impl ErrorCode {
             ErrorCode::Unavailable => "UNAVAILABLE",
             ErrorCode::Cancelled => "CANCELLED",
             ErrorCode::OverCeiling => "OVER_CEILING",
+            ErrorCode::Unauthenticated => "UNAUTHENTICATED",
+            ErrorCode::RateLimited => "RATE_LIMITED",
         }
     }
 }
@@ -108,7 +116,7 @@ impl fmt::Display for ErrorCode {
 
 impl ErrorCode {
     /// Every code, in a stable order.
-    pub const ALL: [ErrorCode; 25] = [
+    pub const ALL: [ErrorCode; 27] = [
         ErrorCode::NotWasm,
         ErrorCode::NotAComponent,
         ErrorCode::Compile,
@@ -134,6 +142,8 @@ impl ErrorCode {
         ErrorCode::Unavailable,
         ErrorCode::Cancelled,
         ErrorCode::OverCeiling,
+        ErrorCode::Unauthenticated,
+        ErrorCode::RateLimited,
     ];
 
     /// The group this code belongs to; exit codes, HTTP statuses and Node
@@ -144,13 +154,28 @@ impl ErrorCode {
             InvalidInput | InputTooLarge | NotWasm | NotAComponent | MissingExport | NoRuntime
             | NotFound | Io => ErrorClass::BadInput,
             Compile => ErrorClass::Compile,
-            CapabilityDenied | OverCeiling => ErrorClass::Denied,
+            CapabilityDenied | OverCeiling | Unauthenticated => ErrorClass::Denied,
             Timeout | MemoryLimit | TableLimit | FuelExhausted | HostCallLimit | OutputTooLarge => {
                 ErrorClass::Limit
             }
             Trap | GuestError | Serialization | VerifierRejected => ErrorClass::GuestFailure,
-            Busy | Unavailable | Cancelled => ErrorClass::Unavailable,
+            Busy | Unavailable | Cancelled | RateLimited => ErrorClass::Unavailable,
             Internal => ErrorClass::Internal,
+        }
+    }
+
+    /// The HTTP status a server answers with: the class's
+    /// ([`ErrorClass::http_status`]), refined for the codes HTTP has a
+    /// word of its own for (404, 413, 401, 429, 409).
+    pub fn http_status(self) -> u16 {
+        use ErrorCode::*;
+        match self {
+            NotFound => 404,
+            InputTooLarge => 413,
+            Unauthenticated => 401,
+            RateLimited => 429,
+            Cancelled => 409,
+            _ => self.class().http_status(),
         }
     }
 }
@@ -205,6 +230,20 @@ impl ErrorClass {
             ErrorClass::Limit => 4,
             ErrorClass::GuestFailure => 5,
             ErrorClass::Unavailable => 6,
+        }
+    }
+
+    /// The HTTP status for this class (stable): 400 bad input, 422 a
+    /// compile error, a limit or a guest failure (the request was well
+    /// formed; the code failed), 403 denied, 503 unavailable (with
+    /// `Retry-After` for `BUSY`), 500 internal.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorClass::BadInput => 400,
+            ErrorClass::Compile | ErrorClass::Limit | ErrorClass::GuestFailure => 422,
+            ErrorClass::Denied => 403,
+            ErrorClass::Unavailable => 503,
+            ErrorClass::Internal => 500,
         }
     }
 }
@@ -319,5 +358,27 @@ mod tests {
         assert_eq!(ErrorCode::Busy.class().exit_code(), 6);
         assert_eq!(ErrorCode::NoRuntime.class().exit_code(), 2);
         assert_eq!(ErrorCode::Compile.class().exit_code(), 1);
+    }
+
+    #[test]
+    fn http_statuses_follow_the_class_with_a_few_named_refinements() {
+        let status = |c: ErrorCode| c.http_status();
+        assert_eq!(status(ErrorCode::InvalidInput), 400);
+        assert_eq!(status(ErrorCode::NoRuntime), 400);
+        assert_eq!(status(ErrorCode::NotFound), 404);
+        assert_eq!(status(ErrorCode::InputTooLarge), 413);
+        assert_eq!(status(ErrorCode::Compile), 422);
+        assert_eq!(status(ErrorCode::Timeout), 422);
+        assert_eq!(status(ErrorCode::GuestError), 422);
+        assert_eq!(status(ErrorCode::CapabilityDenied), 403);
+        assert_eq!(status(ErrorCode::OverCeiling), 403);
+        assert_eq!(status(ErrorCode::Unauthenticated), 401);
+        assert_eq!(status(ErrorCode::RateLimited), 429);
+        assert_eq!(status(ErrorCode::Busy), 503);
+        assert_eq!(status(ErrorCode::Cancelled), 409);
+        assert_eq!(status(ErrorCode::Internal), 500);
+        for c in ErrorCode::ALL {
+            assert!((400..600).contains(&c.http_status()), "{c}");
+        }
     }
 }

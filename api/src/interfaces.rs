@@ -139,7 +139,8 @@ pub enum ImportClass {
     /// Always linked; contents governed by the grants (cli, io, filesystem, sockets)
     /// or always granted (clocks, random). See the module docs.
     Base,
-    /// Types only (`warden:plugin/types`, `wasi:http/types` is counted as http).
+    /// Types only (`warden:plugin/types`, `wasi:http/types`): nothing reaches
+    /// out through them.
     Types,
     /// Nothing in warden provides it.
     Unknown,
@@ -157,6 +158,11 @@ pub fn classify_import(name: &str) -> ImportClass {
             None if interface == "types" => ImportClass::Types,
             None => ImportClass::Unknown,
         },
+        // Only the outgoing handler reaches out; `types` builds values (a
+        // served `wasi:http/proxy` answers with them) and
+        // `incoming-handler` is what a proxy exports.
+        "wasi:http" if interface == "outgoing-handler" => ImportClass::Capability(Capability::Http),
+        "wasi:http" if interface == "types" => ImportClass::Types,
         "wasi:http" => ImportClass::Capability(Capability::Http),
         "wasi:cli" | "wasi:io" | "wasi:clocks" | "wasi:random" | "wasi:filesystem"
         | "wasi:sockets" => ImportClass::Base,
@@ -179,6 +185,10 @@ mod tests {
             ImportClass::Capability(Capability::Http)
         );
         assert_eq!(classify_import("wasi:cli/stdout@0.2.0"), ImportClass::Base);
+        assert_eq!(
+            classify_import("wasi:http/types@0.2.12"),
+            ImportClass::Types
+        );
         assert_eq!(
             classify_import("warden:plugin/types@0.1.0"),
             ImportClass::Types

@@ -58,6 +58,7 @@ mod plugin;
 mod receipt;
 mod report;
 mod request;
+pub mod session;
 pub mod units;
 
 pub use ceiling::{Ceiling, lower, lower_unchecked};
@@ -123,7 +124,9 @@ pub mod schema {
             crate::JobStatus,
             crate::JobState,
             crate::MetricsSnapshot,
-            crate::PluginDescription
+            crate::PluginDescription,
+            crate::session::ClientMessage,
+            crate::session::ServerMessage
         );
         let definitions = generator.take_definitions(true);
         serde_json::json!({
@@ -132,6 +135,31 @@ pub mod schema {
             "description": "Every warden-api wire type, by name under `definitions`.",
             "definitions": definitions,
         })
+    }
+
+    /// Every wire type as OpenAPI 3.1 components (JSON Schema 2020-12),
+    /// each by its name, with `$ref`s to `#/components/schemas/NAME`: what
+    /// the server's `/v1/openapi.json` is generated from.
+    pub fn components() -> serde_json::Map<String, serde_json::Value> {
+        let mut generator = schemars::generate::SchemaSettings::draft2020_12()
+            .with(|s| s.definitions_path = "/components/schemas".into())
+            .into_generator();
+        macro_rules! add {
+            ($($t:ty),*) => { $( let _ = generator.subschema_for::<$t>(); )* };
+        }
+        add!(
+            crate::ExecuteRequest,
+            crate::ExecutionReport,
+            crate::ErrorBody,
+            crate::JobStatus,
+            crate::RuntimeStatus,
+            crate::MetricsSnapshot,
+            crate::PluginDescription,
+            crate::Ceiling,
+            crate::session::ClientMessage,
+            crate::session::ServerMessage
+        );
+        generator.take_definitions(true)
     }
 
     /// Every checked-in schema: (file name under `api/schema/`, schema).
