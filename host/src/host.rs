@@ -174,6 +174,13 @@ impl Host {
         &self.inner.engine
     }
 
+    /// The kv backend every call's `warden:plugin/kv` reads and writes
+    /// (an embedder reads a namespace's state through it: a server's
+    /// session state).
+    pub fn kv(&self) -> &Arc<dyn KvBackend> {
+        &self.inner.backends.kv
+    }
+
     /// The cache directory, when caching is on.
     pub fn cache_dir(&self) -> Option<&Path> {
         self.inner.cache.as_ref().map(|c| c.dir())

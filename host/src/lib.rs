@@ -111,8 +111,8 @@ pub use error::{Error, ErrorBody, ErrorClass, ErrorCode, Result};
 pub use host::{Host, HostBuilder};
 pub use limits::Limits;
 pub use plugin::{
-    Call, Called, ExportFunc, Invoked, Outcome, Plugin, PluginKind, Prepared, RunOutput,
-    script_error, wit_of,
+    Call, Called, ExportFunc, HttpResponseBody, Invoked, Outcome, Plugin, PluginKind, Prepared,
+    RunOutput, script_error, wit_of,
 };
 pub use policy::{
     Capability, Ceiling, DirGrant, EnvGrant, Grants, HostFnGrant, KvGrant, LimitOverrides, Pattern,

@@ -285,3 +285,51 @@ async fn a_calls_own_host_functions_reach_its_guest_alone() {
         &json!("job")
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scopes_own_sinks_get_its_events_and_logs_alone() {
+    use std::sync::{Arc, Mutex};
+    let c = controller();
+    let code = "async (i) => { log('info', 'hello ' + i.who); emit('t.' + i.who, { n: 1 }); return i.who }";
+    let config = ExecConfig::default()
+        .with_grants(Grants::none().allow_events("t.*"))
+        .with_trust(warden_host::TrustLevel::Low);
+    type Seen = Arc<Mutex<Vec<String>>>;
+    let tenant = |seen: &Seen| {
+        let (events, logs) = (seen.clone(), seen.clone());
+        CallFunctions::new()
+            .event_sink(move |e: warden_host::Event| {
+                events
+                    .lock()
+                    .unwrap()
+                    .push(format!("event {} {}", e.topic, e.payload))
+            })
+            .log_sink(move |_p: &str, level: &str, m: &str| {
+                logs.lock().unwrap().push(format!("log {level} {m}"))
+            })
+    };
+    let (a, b): (Seen, Seen) = Default::default();
+    let request = |who: &str| {
+        ExecuteRequest::new(Language::JavaScript, code)
+            .input_json(format!(r#"{{"who":"{who}"}}"#))
+            .config(config.clone())
+    };
+    let (ra, rb) = tokio::join!(
+        tenant(&a).scope(c.execute(request("a"))),
+        tenant(&b).scope(c.execute(request("b"))),
+    );
+    assert_eq!(ra.into_result().unwrap(), json!("a"));
+    assert_eq!(rb.into_result().unwrap(), json!("b"));
+    assert_eq!(
+        *a.lock().unwrap(),
+        ["log info hello a", r#"event t.a {"n":1}"#]
+    );
+    assert_eq!(
+        *b.lock().unwrap(),
+        ["log info hello b", r#"event t.b {"n":1}"#]
+    );
+    // A call outside the scope reaches neither sink.
+    c.execute(request("c")).await.into_result().unwrap();
+    assert_eq!(a.lock().unwrap().len(), 2);
+    assert_eq!(b.lock().unwrap().len(), 2);
+}

@@ -4,36 +4,13 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
-use serde::Serialize;
-
 use super::Ctx;
 use crate::bindings::WitError;
 use crate::bindings::warden::plugin::events::Host;
 use crate::policy::{Capability, Pattern};
 use crate::receipt::Receipt;
 
-/// One event a guest emitted.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Event {
-    /// The plugin that emitted it.
-    pub plugin: String,
-    /// The topic.
-    pub topic: String,
-    /// The payload, parsed.
-    pub payload: serde_json::Value,
-}
-
-/// Where events go. Implemented for closures `Fn(Event)`.
-pub trait EventSink: Send + Sync {
-    /// Deliver one event. Called on the guest's thread: hand off, don't block.
-    fn emit(&self, event: Event);
-}
-
-impl<F: Fn(Event) + Send + Sync> EventSink for F {
-    fn emit(&self, event: Event) {
-        self(event)
-    }
-}
+pub use super::sinks::{Event, EventSink};
 
 /// A sink that keeps events in memory (tests, simple embedders).
 #[derive(Debug, Clone, Default)]
@@ -128,11 +105,13 @@ impl Host for Ctx<'_, EventsCtx> {
             Err(e) => return Ok(Err(WitError::Invalid(format!("payload is not JSON: {e}")))),
         };
         cx.emitted.insert(topic.clone());
-        cx.sink.emit(Event {
+        let event = Event {
             plugin: cx.plugin.to_string(),
             topic,
             payload,
-        });
+        };
+        super::host_call::emit_to_scope(&event);
+        cx.sink.emit(event);
         Ok(Ok(()))
     }
 }

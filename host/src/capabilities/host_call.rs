@@ -13,6 +13,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use super::Ctx;
+use super::sinks::{Event, EventSink, LogSink};
 use crate::bindings::WitError;
 use crate::bindings::warden::plugin::host::Host;
 use crate::policy::{Capability, HostFnGrant};
@@ -35,8 +36,31 @@ pub type HostFuture = Pin<Box<dyn Future<Output = Result<serde_json::Value, Stri
 pub type HostFn = Arc<dyn Fn(HostCall) -> HostFuture + Send + Sync>;
 
 tokio::task_local! {
-    /// The functions of the call running on this task (see [`CallFunctions`]).
-    static CALL_FNS: Arc<HashMap<String, HostFn>>;
+    /// The functions and sinks of the call running on this task (see
+    /// [`CallFunctions`]).
+    static CALL_FNS: Arc<Scope>;
+}
+
+/// What a [`CallFunctions`] scope holds.
+#[derive(Clone, Default)]
+struct Scope {
+    fns: HashMap<String, HostFn>,
+    events: Option<Arc<dyn EventSink>>,
+    logs: Option<Arc<dyn LogSink>>,
+}
+
+/// Send `event` to the calling scope's own event sink, if it has one.
+pub(crate) fn emit_to_scope(event: &Event) {
+    if let Ok(Some(sink)) = CALL_FNS.try_with(|s| s.events.clone()) {
+        sink.emit(event.clone());
+    }
+}
+
+/// Send a log line to the calling scope's own log sink, if it has one.
+pub(crate) fn log_to_scope(plugin: &str, level: &str, message: &str) {
+    if let Ok(Some(sink)) = CALL_FNS.try_with(|s| s.logs.clone()) {
+        sink.log(plugin, level, message);
+    }
 }
 
 /// Host functions that belong to some calls only: every call made inside
@@ -57,13 +81,17 @@ tokio::task_local! {
 /// future awaits, including a job submitted from inside it
 /// ([`crate::Controller::submit`] carries the scope into the job's task).
 #[derive(Clone, Default)]
-pub struct CallFunctions(Arc<HashMap<String, HostFn>>);
+pub struct CallFunctions(Arc<Scope>);
 
 impl std::fmt::Debug for CallFunctions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut names: Vec<_> = self.0.keys().collect();
+        let mut names: Vec<_> = self.0.fns.keys().collect();
         names.sort();
-        f.debug_tuple("CallFunctions").field(&names).finish()
+        f.debug_struct("CallFunctions")
+            .field("fns", &names)
+            .field("events", &self.0.events.is_some())
+            .field("logs", &self.0.logs.is_some())
+            .finish()
     }
 }
 
@@ -80,19 +108,34 @@ impl CallFunctions {
         Fut: Future<Output = Result<serde_json::Value, String>> + Send + 'static,
     {
         let f: HostFn = Arc::new(move |call| Box::pin(f(call)));
-        Arc::make_mut(&mut self.0).insert(name.into(), f);
+        Arc::make_mut(&mut self.0).fns.insert(name.into(), f);
         self
     }
 
     /// Add (or replace) the already boxed function `name`.
     pub fn with_fn(mut self, name: impl Into<String>, f: HostFn) -> Self {
-        Arc::make_mut(&mut self.0).insert(name.into(), f);
+        Arc::make_mut(&mut self.0).fns.insert(name.into(), f);
         self
     }
 
-    /// Whether there are none.
+    /// Also send the events of these calls to `sink` (the host's sink
+    /// still gets them). The grant still decides which topics may be
+    /// emitted.
+    pub fn event_sink(mut self, sink: impl EventSink + 'static) -> Self {
+        Arc::make_mut(&mut self.0).events = Some(Arc::new(sink));
+        self
+    }
+
+    /// Also send the log lines of these calls to `sink`, as they are
+    /// written (the host's sink still gets them).
+    pub fn log_sink(mut self, sink: impl LogSink + 'static) -> Self {
+        Arc::make_mut(&mut self.0).logs = Some(Arc::new(sink));
+        self
+    }
+
+    /// Whether it has no functions and no sinks.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.0.fns.is_empty() && self.0.events.is_none() && self.0.logs.is_none()
     }
 
     /// Run `fut` with these functions visible to the calls it makes.
@@ -168,10 +211,13 @@ impl Host for Ctx<'_, HostFnCtx> {
             return Ok(Err(WitError::Denied(msg)));
         }
         cx.called.insert(name.clone());
-        let own = CALL_FNS.try_with(|f| f.get(&name).cloned()).ok().flatten();
+        let own = CALL_FNS
+            .try_with(|s| s.fns.get(&name).cloned())
+            .ok()
+            .flatten();
         let Some(f) = own.or_else(|| cx.fns.get(&name).cloned()) else {
             let mut known: Vec<_> = cx.fns.keys().cloned().collect();
-            if let Ok(own) = CALL_FNS.try_with(|f| f.keys().cloned().collect::<Vec<_>>()) {
+            if let Ok(own) = CALL_FNS.try_with(|s| s.fns.keys().cloned().collect::<Vec<_>>()) {
                 known.extend(own);
             }
             known.sort();

@@ -11,19 +11,7 @@ use crate::limits::Tripped;
 use crate::policy::Capability;
 use crate::receipt::LogLine;
 
-/// Where guest log lines go as they are written (besides `tracing` and the
-/// call's outcome). Implemented for closures `Fn(&str, &str, &str)`
-/// (plugin, level, message).
-pub trait LogSink: Send + Sync {
-    /// One line. Called on the guest's thread: hand off, don't block.
-    fn log(&self, plugin: &str, level: &str, message: &str);
-}
-
-impl<F: Fn(&str, &str, &str) + Send + Sync> LogSink for F {
-    fn log(&self, plugin: &str, level: &str, message: &str) {
-        self(plugin, level, message)
-    }
-}
+pub use super::sinks::LogSink;
 
 /// The log capability of one call: granted or not, the lines so far.
 pub(crate) struct LogCtx {
@@ -103,6 +91,7 @@ impl Host for Ctx<'_, LogCtx> {
         if let Some(sink) = &log.sink {
             sink.log(plugin, level, &message);
         }
+        super::host_call::log_to_scope(plugin, level, &message);
         log.lines.push(LogLine {
             level: level.to_string(),
             message,

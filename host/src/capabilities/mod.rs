@@ -43,6 +43,7 @@ mod http;
 pub mod kv;
 pub mod log;
 mod meter;
+pub mod sinks;
 mod sockets;
 pub(crate) mod stdio;
 

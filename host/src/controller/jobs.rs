@@ -160,6 +160,18 @@ impl Controller {
         })
     }
 
+    /// A job's state as it changes (`queued`, `running`, then a finished
+    /// state): what a server streams to a client. The channel closes when
+    /// the job is swept after its TTL.
+    pub fn job_updates(&self, id: &str) -> Result<tokio::sync::watch::Receiver<JobState>> {
+        let jobs = lock(&self.inner.jobs);
+        let job = jobs.get(id).ok_or_else(|| Error::NotFound {
+            kind: "job",
+            id: id.to_string(),
+        })?;
+        Ok(job.changed.subscribe())
+    }
+
     /// Wait until a job finishes; its status.
     pub async fn wait(&self, id: &str) -> Result<JobSnapshot> {
         let mut rx = {

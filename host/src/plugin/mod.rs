@@ -12,7 +12,8 @@
 //! with WAVE or JSON arguments); `outcome` (what every call returns, and the
 //! script engines' error mapping). The WIT type printer is in
 //! `crate::values`; loading is in `load`; `dispatch` makes one call
-//! whatever the kind ([`Prepared::call`]); `describe` says what a plugin is.
+//! whatever the kind ([`Prepared::call`]); `describe` says what a plugin is;
+//! `http_serve` serves `wasi:http/proxy` components ([`Prepared::handle_http`]).
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -48,6 +49,7 @@ pub(crate) struct PluginInner {
     pre: std::result::Result<InstancePre<CallState>, String>,
     plugin_pre: Option<PluginPre<CallState>>,
     command_pre: Option<CommandPre<CallState>>,
+    proxy_pre: Option<wasmtime_wasi_http::p2::bindings::ProxyPre<CallState>>,
 }
 
 impl PluginInner {
@@ -101,6 +103,7 @@ impl PluginInner {
             .as_ref()
             .ok()
             .and_then(|p| CommandPre::new(p.clone()).ok());
+        let proxy_pre = pre.as_ref().ok().and_then(http_serve::proxy_pre);
         let kind = if plugin_pre.is_some() {
             PluginKind::Plugin
         } else if exports_cli_run {
@@ -121,12 +124,14 @@ impl PluginInner {
             pre,
             plugin_pre,
             command_pre,
+            proxy_pre,
         })
     }
 }
 
 mod describe;
 mod dispatch;
+mod http_serve;
 mod invoke;
 mod load;
 mod outcome;
@@ -135,6 +140,7 @@ mod prepared;
 use crate::values::signature;
 pub use describe::wit_of;
 pub use dispatch::{Call, Called};
+pub use http_serve::HttpResponseBody;
 pub use outcome::{Invoked, Outcome, RunOutput, script_error};
 pub use prepared::Prepared;
 
