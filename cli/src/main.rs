@@ -16,11 +16,14 @@
 //! warden inspect kv-counter.wasm --allow kv
 //! warden compile *.wasm
 //! warden runtimes --start
+//! warden serve --tokens tokens.json --plugins ./plugins
+//! warden exec --remote http://127.0.0.1:8750 --token-file tok -e '(i) => i'
 //! ```
 //!
 //! Modules: [`args`] (the flags shared by several commands, and how they
 //! become a [`warden_host::Policy`] and a [`warden_host::Host`]), [`run`],
-//! [`script`] (`exec` and `build`), [`runtimes`], [`inspect`], [`compile`],
+//! [`script`] (`exec` and `build`), [`remote`] (`exec --remote`), [`serve`]
+//! (`serve` and `token`), [`runtimes`], [`inspect`], [`compile`],
 //! [`load`] (loading with a progress spinner) and [`report`] (error lines and
 //! the stable exit codes).
 
@@ -50,10 +53,12 @@ mod args;
 mod compile;
 mod inspect;
 mod load;
+mod remote;
 mod report;
 mod run;
 mod runtimes;
 mod script;
+mod serve;
 mod types;
 
 use std::process::ExitCode;
@@ -108,6 +113,13 @@ enum Command {
     Build(script::BuildArgs),
     /// TypeScript declarations of a component's exports, from its WIT.
     Types(types::TypesArgs),
+    /// Serve the HTTP and WebSocket API (execute, jobs with SSE, plugins,
+    /// sessions, metrics) with token auth and per-token ceilings.
+    #[command(after_long_help = serve::SERVE_AFTER_HELP)]
+    Serve(serve::ServeArgs),
+    /// Make a bearer token for `warden serve`: its tokens-file entry on
+    /// stdout, the token itself on stderr (or --token-file).
+    Token(serve::TokenArgs),
 }
 
 fn main() -> ExitCode {
@@ -138,6 +150,8 @@ fn main() -> ExitCode {
             Command::Runtimes(args) => runtimes::runtimes(args).await,
             Command::Types(args) => types::types(args),
             Command::Build(args) => script::build(args).await,
+            Command::Serve(args) => serve::serve(args).await,
+            Command::Token(args) => serve::token(args),
         }
     });
     match result {

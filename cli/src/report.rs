@@ -117,6 +117,44 @@ pub fn report_warden(e: &Error, verbose: bool) -> ExitCode {
     ExitCode::from(exit_code(e.code()))
 }
 
+/// Print `error[CODE]: message` for an error that came over the wire (a
+/// server's `ErrorBody`), as [`report_warden`] prints the same error here,
+/// and return its exit code.
+pub fn report_body(e: &warden_host::ErrorBody) -> ExitCode {
+    let mut err = std::io::stderr().lock();
+    let mut lines = e.message.lines();
+    if e.code == ErrorCode::Compile && e.message.lines().count() > 1 {
+        let _ = writeln!(
+            err,
+            "error[{}]: {}",
+            e.code,
+            lines.next().unwrap_or_default()
+        );
+        for l in lines {
+            let _ = writeln!(err, "  {l}");
+        }
+    } else {
+        let _ = writeln!(err, "error[{}]: {}", e.code, one_line(&e.message));
+    }
+    ExitCode::from(exit_code(e.code))
+}
+
+/// Print the scheduler's decision on stderr: the runtime, why, and why
+/// not each other.
+pub fn print_decision(d: &warden_host::controller::Decision) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(
+        err,
+        "runtime: {}{} — {}",
+        d.runtime,
+        if d.overridden { " (requested)" } else { "" },
+        d.reason
+    );
+    for r in &d.rejected {
+        let _ = writeln!(err, "  not {}: {}", r.runtime, r.reason);
+    }
+}
+
 /// Print any error as one line and return the exit code.
 pub fn report(e: &anyhow::Error, verbose: bool) -> ExitCode {
     if let Some(w) = e.downcast_ref::<Error>() {

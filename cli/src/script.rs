@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use warden_host::controller::Decision;
 use warden_host::{ExecuteRequest, Hints, Input, Language};
 use warden_python::BuildOptions;
 
@@ -141,6 +140,20 @@ pub struct ExecArgs {
     #[arg(long, value_name = "PATH", env = "WARDEN_EBPF_SOCKET")]
     pub ebpf_socket: Option<PathBuf>,
 
+    /// Run on the `warden serve` at this URL instead of here (same flags,
+    /// same output and exit codes; the server's ceiling applies).
+    #[arg(long, value_name = "URL", env = "WARDEN_REMOTE")]
+    pub remote: Option<String>,
+
+    /// The bearer token for --remote, in this file (first line).
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "WARDEN_TOKEN_FILE",
+        requires = "remote"
+    )]
+    pub token_file: Option<std::path::PathBuf>,
+
     #[command(flatten)]
     pub sandbox: SandboxArgs,
 }
@@ -251,11 +264,24 @@ pub async fn exec(args: ExecArgs, verbose: bool) -> Result<ExitCode> {
     // The flags as a config; the controller lowers it (a bare --trust asks
     // for nothing by name, so eBPF, which grants nothing, still qualifies).
     let config = args.sandbox.config()?;
+    if let Some(url) = &args.remote {
+        let mut request = ExecuteRequest::new(language, &code)
+            .input(input)
+            .config(config)
+            .hints(hints);
+        request.runtime = args.runtime.clone();
+        let answer = with_spinner(
+            format!("running {language} on {url}…"),
+            crate::remote::execute(url, args.token_file.as_deref(), &request),
+        )
+        .await?;
+        return crate::remote::print(answer, args.summary, args.explain, args.sandbox.receipt);
+    }
     let host = args.sandbox.host()?;
     let controller = crate::runtimes::controller(&host, args.ebpf_socket.as_deref())?;
     if args.explain {
         match controller.decide(language, &hints, &config, args.runtime.as_deref()) {
-            Ok(d) => print_decision(&d),
+            Ok(d) => report::print_decision(&d),
             Err(e) => return Ok(report::report_warden(&e, verbose)),
         }
     }
@@ -292,20 +318,6 @@ pub async fn exec(args: ExecArgs, verbose: bool) -> Result<ExitCode> {
     };
     print_receipt(args.sandbox.receipt, &execution.receipt)?;
     Ok(exit)
-}
-
-fn print_decision(d: &Decision) {
-    let mut err = std::io::stderr().lock();
-    let _ = writeln!(
-        err,
-        "runtime: {}{} — {}",
-        d.runtime,
-        if d.overridden { " (requested)" } else { "" },
-        d.reason
-    );
-    for r in &d.rejected {
-        let _ = writeln!(err, "  not {}: {}", r.runtime, r.reason);
-    }
 }
 
 /// `warden build`.

@@ -7,4 +7,5 @@ mod exec_ebpf;
 mod exec_js;
 mod grants;
 mod run;
+mod serve;
 mod support;
