@@ -42,6 +42,45 @@ export type Capability = ("log" | "kv" | "host" | "events" | "http" | "sockets" 
  */
 export type TrustLevel = ("low" | "medium" | "high")
 /**
+ * What a client sends.
+ * 
+ * This interface was referenced by `WardenApi`'s JSON-Schema
+ * via the `definition` "ClientMessage".
+ */
+export type ClientMessage = ({
+/**
+ * The input (`run`) or the arguments (other exports).
+ */
+args?: unknown
+/**
+ * The export (`run`, `name` or `interface#name`).
+ */
+export: string
+/**
+ * The client's id for it, echoed in `PROGRESS`, `RESULT`, `PATCH`.
+ */
+id?: (string | null)
+type: "TRIGGER"
+} | {
+/**
+ * Topic patterns (`orders.*`, `*`).
+ */
+topics: string[]
+type: "SUBSCRIBE"
+} | {
+/**
+ * The patterns, as subscribed.
+ */
+topics: string[]
+type: "UNSUBSCRIBE"
+} | {
+/**
+ * Echoed.
+ */
+id?: (string | null)
+type: "PING"
+})
+/**
  * How much the code does.
  * 
  * | class | meaning |
@@ -61,7 +100,7 @@ export type Complexity = ("simple" | "moderate" | "complex")
  * This interface was referenced by `WardenApi`'s JSON-Schema
  * via the `definition` "ErrorCode".
  */
-export type ErrorCode = ("NOT_WASM" | "NOT_A_COMPONENT" | "COMPILE" | "MISSING_EXPORT" | "INVALID_INPUT" | "INPUT_TOO_LARGE" | "CAPABILITY_DENIED" | "TIMEOUT" | "MEMORY_LIMIT" | "TABLE_LIMIT" | "FUEL_EXHAUSTED" | "HOST_CALL_LIMIT" | "OUTPUT_TOO_LARGE" | "TRAP" | "GUEST_ERROR" | "SERIALIZATION" | "IO" | "INTERNAL" | "VERIFIER_REJECTED" | "BUSY" | "NOT_FOUND" | "NO_RUNTIME" | "UNAVAILABLE" | "CANCELLED" | "OVER_CEILING")
+export type ErrorCode = ("NOT_WASM" | "NOT_A_COMPONENT" | "COMPILE" | "MISSING_EXPORT" | "INVALID_INPUT" | "INPUT_TOO_LARGE" | "CAPABILITY_DENIED" | "TIMEOUT" | "MEMORY_LIMIT" | "TABLE_LIMIT" | "FUEL_EXHAUSTED" | "HOST_CALL_LIMIT" | "OUTPUT_TOO_LARGE" | "TRAP" | "GUEST_ERROR" | "SERIALIZATION" | "IO" | "INTERNAL" | "VERIFIER_REJECTED" | "BUSY" | "NOT_FOUND" | "NO_RUNTIME" | "UNAVAILABLE" | "CANCELLED" | "OVER_CEILING" | "UNAUTHENTICATED" | "RATE_LIMITED")
 /**
  * A name pattern: exact (`api.example.com`, `fetch`), a `*.`-prefixed domain
  * wildcard (`*.example.com` matches `a.example.com`, not `example.com`), a
@@ -153,6 +192,91 @@ export type SourceKind = ("component" | "wat" | "preview1-command" | "preview1-r
  * via the `definition` "RuntimeState".
  */
 export type RuntimeState = ("idle" | "running" | "stopped" | "failed")
+/**
+ * What the server sends.
+ * 
+ * This interface was referenced by `WardenApi`'s JSON-Schema
+ * via the `definition` "ServerMessage".
+ */
+export type ServerMessage = ({
+/**
+ * The typed error, when not.
+ */
+error?: (ErrorBody | null)
+/**
+ * The trigger's id.
+ */
+id?: (string | null)
+/**
+ * Whether it returned a value.
+ */
+ok: boolean
+/**
+ * What the call cost and touched.
+ */
+receipt: Receipt
+type: "RESULT"
+/**
+ * The value, when `ok`.
+ */
+value?: unknown
+} | {
+/**
+ * The changes.
+ */
+changes: {
+[k: string]: unknown | undefined
+}
+/**
+ * The trigger's id.
+ */
+id?: (string | null)
+type: "PATCH"
+} | {
+/**
+ * The payload.
+ */
+payload: unknown
+/**
+ * The topic.
+ */
+topic: string
+type: "EVENT"
+} | {
+/**
+ * The trigger's id.
+ */
+id?: (string | null)
+/**
+ * The log level (`log`).
+ */
+level?: (string | null)
+/**
+ * The log line (`log`).
+ */
+message?: (string | null)
+/**
+ * `started` or `log`.
+ */
+stage: string
+type: "PROGRESS"
+} | {
+/**
+ * What was wrong.
+ */
+error: ErrorBody
+/**
+ * The id of the message, when it had one.
+ */
+id?: (string | null)
+type: "ERROR"
+} | {
+/**
+ * The ping's id.
+ */
+id?: (string | null)
+type: "PONG"
+})
 
 /**
  * Every warden-api wire type, by name under `definitions`.
