@@ -56,6 +56,8 @@ demo: build node
 	  echo "(exit code $$code: 2 means NO_RUNTIME)"; test $$code -eq 2
 	@echo; echo "== 8. from Node: @warden/node runs a TypeScript snippet that calls a host function written in JS =="
 	node node/examples/demo.mjs
+	@echo; echo "== 9. as a service: warden serve with a token, answering curl (an execution, a 403 above the token's ceiling, a job's events), stopped with SIGTERM =="
+	WARDEN=$(WARDEN) ./scripts/demo-server.sh
 
 test: setup
 	$(CARGO) fmt --all -- --check
