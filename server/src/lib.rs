@@ -19,6 +19,10 @@
 //! - [`serve`]: the accept loop with a header read timeout and graceful
 //!   shutdown (in-flight requests and running jobs drain).
 //!
+//! tower-http gives the router request tracing (with `Authorization`
+//! marked sensitive, so no log shows a token) and a typed 500 for a handler
+//! that panics, after which the server goes on serving.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), warden_server::ServerError> {
 //! let server = warden_server::Server::bind(warden_server::ServerConfig::default()).await?;

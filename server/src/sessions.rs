@@ -212,6 +212,9 @@ fn diff(
     changes
 }
 
+/// The most sessions one caller may hold open.
+pub const MAX_SESSIONS_PER_CALLER: usize = 256;
+
 /// Every session, by id.
 #[derive(Debug, Default)]
 pub struct Sessions {
@@ -228,6 +231,20 @@ impl Sessions {
         request: SessionRequest,
         ceiling: &Ceiling,
     ) -> Result<Arc<Session>, ApiError> {
+        let held = self
+            .sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .filter(|s| s.owner == owner)
+            .count();
+        if held >= MAX_SESSIONS_PER_CALLER {
+            return Err(ApiError::new(
+                ErrorCode::Busy,
+                format!("`{owner}` holds {held} sessions, the most one caller may; end one first"),
+            )
+            .with("limit", MAX_SESSIONS_PER_CALLER as u64));
+        }
         let version = plugins.current(&request.plugin)?;
         let config = ExecConfig {
             trust: request.trust,

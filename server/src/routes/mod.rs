@@ -324,7 +324,27 @@ pub fn router(state: Shared) -> Router {
             state.metrics.clone(),
             crate::metrics::track,
         ))
+        // A panic in a handler is a typed 500; the server goes on serving.
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
+        // Requests are traced (`RUST_LOG=tower_http=debug`); the token is
+        // marked sensitive so no log ever shows it.
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]))
         .with_state(state)
+}
+
+fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let what = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("a panic");
+    tracing::error!("a handler panicked: {what}");
+    ApiError::new(
+        ErrorCode::Internal,
+        format!("warden-server failed on this request ({what}); it goes on serving"),
+    )
+    .into_response()
 }
 
 /// The router of a `--metrics-listen` address: `/metrics` with no token.
