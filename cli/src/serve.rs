@@ -90,6 +90,11 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
     pub drain: Duration,
 
+    /// The runtimes to register, comma-separated (wasm is always there)
+    /// [default: wasm,js,python,rust,ebpf].
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub runtimes: Option<Vec<String>>,
+
     /// Calls running at once (more wait in the queue).
     #[arg(long, value_name = "N")]
     pub max_in_flight: Option<usize>,
@@ -133,6 +138,24 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
     };
     if let (Some(rust), Ok(rustc)) = (runtimes.rust.as_mut(), std::env::var("WARDEN_RUSTC")) {
         rust.rustc = vec![rustc];
+    }
+    if let Some(names) = &args.runtimes {
+        for name in names {
+            if !["wasm", "js", "python", "rust", "ebpf"].contains(&name.as_str()) {
+                return Err(usage(format!(
+                    "--runtimes: unknown runtime `{name}` (wasm, js, python, rust, ebpf)"
+                )));
+            }
+        }
+        let has = |n: &str| names.iter().any(|x| x == n);
+        runtimes.js = has("js");
+        runtimes.python = has("python");
+        if !has("rust") {
+            runtimes.rust = None;
+        }
+        if !has("ebpf") {
+            runtimes.ebpf = None;
+        }
     }
     if let Some(spec) = &args.ceiling {
         runtimes.controller.ceiling = ceiling_of(spec)?;
