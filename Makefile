@@ -7,7 +7,7 @@ WARDEN_BENCH := target/release/warden-bench
 GUESTS := target/guests/wasm32-wasip2/release
 STAMP := target/.setup-done
 
-.PHONY: setup demo test build guests node test-node lint bench bench-js bench-python bench-node docs fmt clean
+.PHONY: setup demo test build guests node test-node lint bench bench-js bench-python bench-node bench-http docs fmt clean
 
 # Idempotent; the stamp only skips re-running it within one checkout.
 setup: $(STAMP)
@@ -85,6 +85,15 @@ bench-node: node
 	cd bench/extism-hello && cargo build --release --target wasm32-wasip1 --target-dir ../../target/extism
 	cd bench/js && npm ci --no-audit --no-fund
 	cd bench/js && node node.mjs
+
+# warden serve vs wasmtime serve on the hello-http wasi:http component, and
+# POST /v1/execute at concurrency 1, 16 and 256. The peer, the wasmtime CLI
+# at warden's Wasmtime version, is installed here only (never by CI).
+WASMTIME_CLI := target/wasmtime-cli/bin/wasmtime
+$(WASMTIME_CLI):
+	$(CARGO) install wasmtime-cli --version 50.0.1 --locked --root target/wasmtime-cli
+bench-http: build $(WASMTIME_CLI)
+	$(WARDEN_BENCH) http
 
 # Python peer (pyodide) from npm, then the Python suite.
 bench-python: build

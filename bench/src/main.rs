@@ -9,9 +9,10 @@
 //! warden-bench controller       # the controller vs direct calls, throughput (make bench)
 //! warden-bench js               # warden vs isolated-vm, quickjs-emscripten (make bench-js)
 //! warden-bench python           # warden vs python3, pyodide (make bench-python)
+//! warden-bench http             # warden serve vs wasmtime serve, /v1/execute (make bench-http)
 //! ```
 //!
-//! Modules: [`core_suite`], [`controller`], [`js`], [`python`], and [`common`]
+//! Modules: [`core_suite`], [`controller`], [`js`], [`python`], [`http`], and [`common`]
 //! (statistics, finding the guests and the npm peers in the repository,
 //! running the peers, output). The JS and Python peers are the npm packages
 //! in `bench/js` and `bench/python`, run with node.
@@ -19,6 +20,7 @@
 mod common;
 mod controller;
 mod core_suite;
+mod http;
 mod js;
 mod python;
 
@@ -63,6 +65,37 @@ enum Suite {
     /// warden vs a python3 subprocess and pyodide (`make bench-python`
     /// installs the peer).
     Python(PythonArgs),
+    /// `warden serve` vs `wasmtime serve` on a wasi:http component, and
+    /// `POST /v1/execute` at concurrency 1, 16 and 256 (`make bench-http`
+    /// installs the peer).
+    Http(HttpArgs),
+}
+
+#[derive(Debug, Args)]
+struct HttpArgs {
+    /// How long each row is measured, per round.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
+    duration: std::time::Duration,
+
+    /// Rounds (the servers alternate; medians are reported).
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    rounds: u32,
+
+    /// Connections for the wasi:http rows.
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    concurrency: usize,
+
+    /// The wasmtime CLI [default: target/wasmtime-cli/bin/wasmtime].
+    #[arg(long, value_name = "PATH")]
+    wasmtime: Option<PathBuf>,
+
+    /// Measure warden alone.
+    #[arg(long)]
+    skip_peer: bool,
+
+    /// Print the numbers as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -169,6 +202,17 @@ async fn run(suite: Suite) -> Result<ExitCode> {
         }
         Suite::Js(a) => js::bench_js(a.iterations, a.json).await,
         Suite::Python(a) => python::bench_python(a.iterations, a.json).await,
+        Suite::Http(a) => {
+            http::bench_http(http::HttpOptions {
+                duration: a.duration,
+                rounds: a.rounds,
+                concurrency: a.concurrency,
+                wasmtime: a.wasmtime,
+                skip_peer: a.skip_peer,
+                json: a.json,
+            })
+            .await
+        }
     }
 }
 
