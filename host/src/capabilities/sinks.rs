@@ -40,4 +40,3 @@ impl<F: Fn(&str, &str, &str) + Send + Sync> LogSink for F {
         self(plugin, level, message)
     }
 }
-
