@@ -219,12 +219,13 @@ fn start_warden(warden: &Path, component: &Path, cache: &Path) -> Result<Server>
     Ok(Server { child, addr })
 }
 
-fn start_wasmtime(wasmtime: &Path, component: &Path) -> Result<Server> {
+fn start_wasmtime(wasmtime: &Path, component: &Path, extra: &[&str]) -> Result<Server> {
     let port = free_port()?;
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
     let child = Command::new(wasmtime)
         // `-Scli`: the guest's std imports wasi:cli (warden links it always).
         .args(["serve", "-Scli", "--addr", &addr.to_string()])
+        .args(extra)
         .arg(component)
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -282,24 +283,33 @@ pub(crate) async fn bench_http(o: HttpOptions) -> Result<std::process::ExitCode>
     // Let the runtimes' warm-up finish, so it does not share the cores
     // with the measurement.
     wait_for(&mut w, "/ready", "warden serve").await?;
-    let p = match &wasmtime {
-        Some(path) => {
-            let mut p = start_wasmtime(path, &component)?;
-            wait_for(&mut p, "/hello", "wasmtime serve").await?;
-            Some(p)
+    // The peer as its users run it, and tuned with the pooling allocator
+    // (what warden uses).
+    const PEERS: [(&str, &[&str]); 2] = [
+        ("wasmtime serve", &[]),
+        (
+            "wasmtime serve -O pooling-allocator",
+            &["-O", "pooling-allocator=y"],
+        ),
+    ];
+    let mut peers = Vec::new();
+    if let Some(path) = &wasmtime {
+        for (name, extra) in PEERS {
+            let mut p = start_wasmtime(path, &component, extra)?;
+            wait_for(&mut p, "/hello", name).await?;
+            peers.push((name, p));
         }
-        None => None,
-    };
+    }
     let c = o.concurrency;
     let mut warden_runs = Vec::new();
-    let mut peer_runs = Vec::new();
+    let mut peer_runs: Vec<Vec<Load>> = vec![Vec::new(); peers.len()];
     let warm = Duration::from_millis(500).min(o.duration);
     for _ in 0..o.rounds {
         load(w.addr, "GET", "/hello", None, c, warm).await?;
         warden_runs.push(load(w.addr, "GET", "/hello", None, c, o.duration).await?);
-        if let Some(p) = &p {
+        for (i, (_, p)) in peers.iter().enumerate() {
             load(p.addr, "GET", "/hello", None, c, warm).await?;
-            peer_runs.push(load(p.addr, "GET", "/hello", None, c, o.duration).await?);
+            peer_runs[i].push(load(p.addr, "GET", "/hello", None, c, o.duration).await?);
         }
     }
     let mut rows = vec![summarize(
@@ -307,14 +317,15 @@ pub(crate) async fn bench_http(o: HttpOptions) -> Result<std::process::ExitCode>
         &warden_runs,
         w.rss_mib(),
     )];
-    if let Some(p) = &p {
+    for (i, (name, p)) in peers.iter().enumerate() {
         rows.push(summarize(
-            &format!("wasi:http hello, wasmtime serve (c={c})"),
-            &peer_runs,
+            &format!("wasi:http hello, {name} (c={c})"),
+            &peer_runs[i],
             p.rss_mib(),
         ));
     }
-    drop(p);
+    let n_peers = peers.len();
+    drop(peers);
     const SNIPPET: &str = r#"{"language":"js","code":"(i) => i.n * 2","input":{"n":21}}"#;
     for conc in [1usize, 16, 256] {
         let mut runs = Vec::new();
@@ -338,7 +349,15 @@ pub(crate) async fn bench_http(o: HttpOptions) -> Result<std::process::ExitCode>
             w.rss_mib(),
         ));
     }
-    let ratio = (!peer_runs.is_empty()).then(|| rows[0].1.rps / rows[1].1.rps);
+    let ratios: Vec<(String, f64, f64)> = (1..=n_peers)
+        .map(|i| {
+            (
+                PEERS[i - 1].0.to_string(),
+                rows[0].1.rps / rows[i].1.rps,
+                rows[i].1.p99_us,
+            )
+        })
+        .collect();
     if o.json {
         let json: Vec<_> = rows
             .iter()
@@ -347,11 +366,15 @@ pub(crate) async fn bench_http(o: HttpOptions) -> Result<std::process::ExitCode>
                                     "rss_mib": rss, "requests": l.requests, "errors": l.errors })
             })
             .collect();
-        let doc = serde_json::json!({ "rows": json, "throughput_ratio": ratio });
+        let ratios: Vec<_> = ratios
+            .iter()
+            .map(|(peer, r, _)| serde_json::json!({ "peer": peer, "throughput_ratio": r }))
+            .collect();
+        let doc = serde_json::json!({ "rows": json, "ratios": ratios });
         common::stdout_line(&serde_json::to_string_pretty(&doc)?)?;
     } else {
         let mut out = format!(
-            "{} rounds of {:.1} s per row, medians; {} cores\n{:<44} {:>10} {:>10} {:>10} {:>9} {:>7}\n",
+            "{} rounds of {:.1} s per row, medians; {} cores\n{:<58} {:>8} {:>10} {:>10} {:>8} {:>6}\n",
             o.rounds,
             o.duration.as_secs_f64(),
             std::thread::available_parallelism()
@@ -366,7 +389,7 @@ pub(crate) async fn bench_http(o: HttpOptions) -> Result<std::process::ExitCode>
         );
         for (name, l, rss) in &rows {
             out.push_str(&format!(
-                "{:<44} {:>10.0} {:>10} {:>10} {:>9.1} {:>7}\n",
+                "{:<58} {:>8.0} {:>10} {:>10} {:>8.1} {:>6}\n",
                 name,
                 l.rps,
                 common::fmt_ns(l.p50_us * 1e3),
@@ -375,11 +398,11 @@ pub(crate) async fn bench_http(o: HttpOptions) -> Result<std::process::ExitCode>
                 l.errors
             ));
         }
-        if let Some(r) = ratio {
+        for (peer, r, p99) in &ratios {
             out.push_str(&format!(
-                "warden serve / wasmtime serve throughput: {r:.2}x (goal >= 1.0x); p99 {} vs {}\n",
+                "warden serve / {peer}: {r:.2}x the throughput (goal >= 1.0x); p99 {} vs {}\n",
                 common::fmt_ns(rows[0].1.p99_us * 1e3),
-                common::fmt_ns(rows[1].1.p99_us * 1e3)
+                common::fmt_ns(p99 * 1e3)
             ));
         }
         common::stdout_line(out.trim_end())?;
