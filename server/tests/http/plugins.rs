@@ -108,6 +108,15 @@ async fn upload_describe_run_invoke_and_forget() {
         .post("/v1/plugins/double/run", &s.admin, json!({ "input": 21 }))
         .await;
     assert_eq!(r["output"], json!(42), "{r}");
+    // Python source too (componentize-py), and a syntax error is COMPILE.
+    let (status, up) = put(&s, "triple", b"def run(i):\n    return i * 3\n".to_vec(), "text/x-python").await;
+    assert_eq!(status, 201, "{up}");
+    let (_, r) = s
+        .post("/v1/plugins/triple/run", &s.admin, json!({ "input": 14 }))
+        .await;
+    assert_eq!(r["output"], json!(42), "{r}");
+    let (status, bad) = put(&s, "broken", b"def run(i) return".to_vec(), "text/x-python").await;
+    assert_eq!((status, code(&bad)), (422, "COMPILE"), "{bad}");
     // Not Wasm: typed, and the name holds no version.
     let (status, bad) = put(&s, "junk", b"not wasm".to_vec(), "application/wasm").await;
     assert_eq!((status, code(&bad)), (400, "NOT_WASM"), "{bad}");
@@ -131,7 +140,7 @@ async fn upload_describe_run_invoke_and_forget() {
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["calc", "double", "hello", "junk"]);
+    assert_eq!(names, ["broken", "calc", "double", "hello", "junk", "triple"]);
     let (status, _) = s
         .call(
             reqwest::Method::DELETE,
