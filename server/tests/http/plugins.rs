@@ -109,7 +109,13 @@ async fn upload_describe_run_invoke_and_forget() {
         .await;
     assert_eq!(r["output"], json!(42), "{r}");
     // Python source too (componentize-py), and a syntax error is COMPILE.
-    let (status, up) = put(&s, "triple", b"def run(i):\n    return i * 3\n".to_vec(), "text/x-python").await;
+    let (status, up) = put(
+        &s,
+        "triple",
+        b"def run(i):\n    return i * 3\n".to_vec(),
+        "text/x-python",
+    )
+    .await;
     assert_eq!(status, 201, "{up}");
     let (_, r) = s
         .post("/v1/plugins/triple/run", &s.admin, json!({ "input": 14 }))
@@ -140,7 +146,10 @@ async fn upload_describe_run_invoke_and_forget() {
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["broken", "calc", "double", "hello", "junk", "triple"]);
+    assert_eq!(
+        names,
+        ["broken", "calc", "double", "hello", "junk", "triple"]
+    );
     let (status, _) = s
         .call(
             reqwest::Method::DELETE,
