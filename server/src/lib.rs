@@ -152,6 +152,12 @@ impl Server {
                     "--no-auth and --tokens/--jwt-secret-file exclude each other".into(),
                 ));
             }
+            if !config.listen.ip().is_loopback() {
+                return Err(ServerError::Config(format!(
+                    "--no-auth serves loopback addresses only, not {}: give --tokens or --jwt-secret-file to listen there",
+                    config.listen
+                )));
+            }
             auth::Auth::open()
         } else {
             if config.tokens.is_none() && config.jwt_secret_file.is_none() {

@@ -80,13 +80,7 @@ async fn every_bad_input_gets_a_typed_error_and_the_server_keeps_serving() {
         );
     }
     // The capability is named.
-    let (_, answer) = s
-        .post(
-            "/v1/execute",
-            &s.admin,
-            json!({ "language": "js", "code": "async () => kv.get('a')" }),
-        )
-        .await;
+    let (_, answer) = s.js("async () => kv.get('a')").await;
     assert!(
         answer["error"]["message"].as_str().unwrap().contains("kv"),
         "{answer}"
@@ -122,13 +116,7 @@ async fn every_bad_input_gets_a_typed_error_and_the_server_keeps_serving() {
     let (status, body) = s.get("/v1/nothing", &s.admin).await;
     assert_eq!((status, code(&body)), (404, "NOT_FOUND"));
     // And it still serves.
-    let (status, r) = s
-        .post(
-            "/v1/execute",
-            &s.admin,
-            json!({ "language": "js", "code": "() => 'still here'" }),
-        )
-        .await;
+    let (status, r) = s.js("() => 'still here'").await;
     assert_eq!((status, &r["output"]), (200, &json!("still here")));
 }
 
@@ -157,13 +145,7 @@ async fn runtimes_list_start_stop_and_ready() {
     assert_eq!(status, 200);
     let (status, _) = s.post("/v1/runtimes/js/stop", &s.admin, json!(null)).await;
     assert_eq!(status, 200);
-    let (status, r) = s
-        .post(
-            "/v1/execute",
-            &s.admin,
-            json!({ "language": "js", "code": "() => 1" }),
-        )
-        .await;
+    let (status, r) = s.js("() => 1").await;
     // A stopped runtime is no candidate: NO_RUNTIME, saying why.
     assert_eq!((status, code(&r)), (400, "NO_RUNTIME"), "{r}");
     assert!(

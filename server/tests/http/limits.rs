@@ -24,13 +24,7 @@ async fn an_oversized_body_is_413_naming_the_limit() {
         .await;
     assert_eq!((status, code(&body)), (413, "INPUT_TOO_LARGE"), "{body}");
     assert_eq!(body["error"]["details"]["limit_bytes"], 64 * 1024);
-    let (status, _) = s
-        .post(
-            "/v1/execute",
-            &s.admin,
-            json!({ "language": "js", "code": "() => 1" }),
-        )
-        .await;
+    let (status, _) = s.js("() => 1").await;
     assert_eq!(status, 200);
 }
 
@@ -120,13 +114,7 @@ async fn a_full_queue_is_503_busy_with_retry_after() {
     }
     assert_eq!(first.await.unwrap(), 422, "the spinning call times out");
     // Free again.
-    let (status, _) = s
-        .post(
-            "/v1/execute",
-            &s.admin,
-            json!({ "language": "js", "code": "() => 1" }),
-        )
-        .await;
+    let (status, _) = s.js("() => 1").await;
     assert_eq!(status, 200);
 }
 
@@ -137,13 +125,7 @@ async fn metrics_count_requests_by_route_and_status() {
         ..Options::default()
     })
     .await;
-    let (status, _) = s
-        .post(
-            "/v1/execute",
-            &s.admin,
-            json!({ "language": "js", "code": "() => 1" }),
-        )
-        .await;
+    let (status, _) = s.js("() => 1").await;
     assert_eq!(status, 200);
     let _ = s.get("/v1/jobs/nope", &s.admin).await;
     let resp = s

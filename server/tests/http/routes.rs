@@ -52,13 +52,7 @@ async fn a_wasi_http_component_serves_its_prefix() {
     }
     assert_eq!(n, 32);
     // The API is still there, with its token.
-    let (status, r) = s
-        .post(
-            "/v1/execute",
-            &s.admin,
-            json!({ "language": "js", "code": "() => 1" }),
-        )
-        .await;
+    let (status, r) = s.js("() => 1").await;
     assert_eq!((status, &r["output"]), (200, &json!(1)));
 }
 
@@ -74,8 +68,13 @@ async fn a_route_to_a_component_that_is_not_a_proxy_is_refused_at_start() {
     config.runtimes.python = false;
     config.runtimes.rust = None;
     config.runtimes.ebpf = None;
-    let e = warden_server::Server::bind(config).await.unwrap_err();
+    let e = warden_server::Server::bind(config.clone()).await.unwrap_err();
     assert!(e.to_string().contains("wasi:http/incoming-handler"), "{e}");
+    // Without authentication, only on loopback.
+    config.http_routes.clear();
+    config.listen = ([0, 0, 0, 0], 0).into();
+    let e = warden_server::Server::bind(config).await.unwrap_err();
+    assert!(e.to_string().contains("loopback"), "{e}");
     assert!(warden_server::proxy::parse_route("hello=x.wasm").is_err());
     assert_eq!(
         warden_server::proxy::parse_route("/=x.wasm").unwrap().0,

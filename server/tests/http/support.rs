@@ -194,6 +194,13 @@ impl TestServer {
             .await
     }
 
+    /// `POST /v1/execute` of the JS `code` (no input, nothing granted) with
+    /// the admin token.
+    pub async fn js(&self, code: &str) -> (u16, Value) {
+        let body = json!({ "language": "js", "code": code });
+        self.post("/v1/execute", &self.admin, body).await
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> (u16, Value) {
         self.call(reqwest::Method::GET, path, Some(token), None)
             .await
