@@ -11,8 +11,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use warden_host::controller::runtime::Complexity;
 use warden_host::{
-    Capability, Ceiling, Controller, ControllerOptions, ExecConfig, ExecuteRequest, Grants, Hints,
-    Host, Input, JobState, Language, Latency, TrustLevel,
+    Capability, Ceiling, Controller, ControllerOptions, ErrorCode, ExecConfig, ExecuteRequest,
+    Grants, Hints, Host, Input, JobState, Language, Latency, TrustLevel,
 };
 use warden_runtimes::{EbpfMode, RuntimesConfig as Options};
 
@@ -861,6 +861,48 @@ async fn explicit_runtime_override() {
 }
 
 // ----- the queue-time rule and the ceiling ----------------------------------
+
+/// An embedder's own call ([`Controller::admitted`]) takes a slot like an
+/// execution does: while it holds the only one, executions and other
+/// admitted calls are BUSY.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_embedders_own_calls_share_the_slots_and_the_queue() {
+    let c = controller_with(
+        ControllerOptions {
+            max_in_flight: 1,
+            queue_capacity: 0,
+            ..ControllerOptions::default()
+        },
+        None,
+    );
+    let (hold, release) = tokio::sync::oneshot::channel::<()>();
+    let held = tokio::spawn({
+        let c = c.clone();
+        async move { c.admitted(None, async { release.await.ok() }).await }
+    });
+    // Wait until the holder has the slot: then an execution is BUSY, and
+    // so is another admitted call.
+    for _ in 0..500 {
+        if c.metrics().in_flight == 1 {
+            break;
+        }
+        assert!(!held.is_finished(), "the holder ended early");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(c.metrics().in_flight, 1, "the holder never got its slot");
+    let busy = c
+        .execute(ExecuteRequest::new(Language::JavaScript, "() => 1"))
+        .await
+        .into_result()
+        .unwrap_err();
+    assert_eq!(busy.code(), ErrorCode::Busy);
+    let e = c.admitted(None, async {}).await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Busy);
+    hold.send(()).unwrap();
+    assert_eq!(held.await.unwrap().unwrap(), Some(()));
+    // Free again.
+    c.admitted(None, async {}).await.unwrap();
+}
 
 /// Calls that waited in the queue run under the same policy as calls that
 /// did not (the queue time is taken from the run, not from the policy), so

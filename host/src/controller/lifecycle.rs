@@ -220,6 +220,24 @@ impl Controller {
             })
     }
 
+    /// Run `call` (an embedder's own call of a plugin: a server's plugin
+    /// run, a session's trigger) in one of this controller's slots, so it
+    /// counts against the same `max_in_flight` as every execution: it waits
+    /// in the queue (at most `deadline`, then `TIMEOUT`), or is refused
+    /// with `BUSY` at once when the queue is full.
+    pub async fn admitted<F: Future>(
+        &self,
+        deadline: Option<std::time::Duration>,
+        call: F,
+    ) -> Result<F::Output> {
+        let _slot = self
+            .inner
+            .admission
+            .admit(&self.inner.metrics, deadline)
+            .await?;
+        Ok(call.await)
+    }
+
     /// Instances alive.
     pub fn instance_count(&self) -> usize {
         lock(&self.inner.instances).len()
