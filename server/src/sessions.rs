@@ -81,13 +81,13 @@ impl Session {
     /// `EVENT` to the hub.
     pub async fn trigger(
         &self,
-        host: &Host,
-        plugins: &Plugins,
+        state: &crate::state::AppState,
         id: Option<String>,
         export: &str,
         args: Value,
         reply: &mpsc::UnboundedSender<ServerMessage>,
     ) {
+        let (host, controller, plugins) = (&state.host, &state.controller, &*state.plugins);
         let _one_at_a_time = self.triggers.lock().await;
         let fail = |e: ApiError| {
             let _ = reply.send(ServerMessage::Result {
@@ -132,8 +132,14 @@ impl Session {
                     payload: e.payload,
                 }));
             });
+        // In one of the controller's slots, like every execution.
         let (result, receipt) = if export == "run" {
-            let outcome = scope.scope(prepared.run(&args.to_string())).await;
+            let input = args.to_string();
+            let call = scope.scope(prepared.run(&input));
+            let outcome = match controller.admitted(None, call).await {
+                Ok(o) => o,
+                Err(e) => return fail(e.into()),
+            };
             let plugin = prepared.plugin().name().to_string();
             let result = outcome.result.and_then(|out| {
                 warden_host::controller::runtime::parse_output(&plugin, &out.output)
@@ -145,7 +151,11 @@ impl Session {
                 Value::Null => Vec::new(),
                 other => vec![other],
             };
-            let outcome = scope.scope(prepared.invoke_json(export, &args)).await;
+            let call = scope.scope(prepared.invoke_json(export, &args));
+            let outcome = match controller.admitted(None, call).await {
+                Ok(o) => o,
+                Err(e) => return fail(e.into()),
+            };
             let result = outcome.result.map(|inv| inv.json.unwrap_or(Value::Null));
             (result, outcome.receipt)
         };

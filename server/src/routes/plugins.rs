@@ -210,7 +210,12 @@ pub async fn run(
     ApiJson(body): ApiJson<RunBody>,
 ) -> ApiResult<Response> {
     let (prepared, version) = prepared(&state, &caller, &name, &body.config)?;
-    let outcome = prepared.run(&body.input.to_string()).await;
+    let input = body.input.to_string();
+    // In one of the controller's slots, like every execution.
+    let outcome = state
+        .controller
+        .admitted(None, prepared.run(&input))
+        .await?;
     Ok(answer(outcome, version, |out| {
         let output =
             serde_json::from_str::<Value>(&out.output).unwrap_or(Value::String(out.output));
@@ -226,9 +231,13 @@ pub async fn invoke(
     ApiJson(body): ApiJson<InvokeBody>,
 ) -> ApiResult<Response> {
     let (prepared, version) = prepared(&state, &caller, &name, &body.config)?;
+    let slots = &state.controller;
     let outcome = match (&body.call, &body.export) {
-        (Some(call), None) => prepared.invoke(call).await,
-        (None, Some(export)) => prepared.invoke_json(export, &body.args).await,
+        (Some(call), None) => slots.admitted(None, prepared.invoke(call)).await?,
+        (None, Some(export)) => {
+            let call = prepared.invoke_json(export, &body.args);
+            slots.admitted(None, call).await?
+        }
         _ => {
             return Err(ApiError::invalid(
                 "give `call` (WAVE, `add(1, 2)`) or `export` with JSON `args`, not both",

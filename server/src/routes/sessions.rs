@@ -104,7 +104,7 @@ async fn serve_socket(state: Shared, session: Arc<Session>, mut ws: WebSocket) {
                         let (state, session, reply) = (state.clone(), session.clone(), reply_tx.clone());
                         triggers.spawn(async move {
                             session
-                                .trigger(&state.host, &state.plugins, id, &export, args, &reply)
+                                .trigger(&state, id, &export, args, &reply)
                                 .await;
                         });
                     }

@@ -78,43 +78,90 @@ async fn a_full_queue_is_503_busy_with_retry_after() {
         ..Options::default()
     })
     .await;
-    let spin = json!({ "language": "js", "code": "() => { while (true) {} }", "config": { "limits": { "timeout": "2s" } } });
-    let (client, url, token) = (s.client.clone(), s.url("/v1/execute"), s.admin.clone());
-    let body = spin.clone();
-    let first = tokio::spawn(async move {
-        client
-            .post(url)
-            .bearer_auth(token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16()
-    });
-    // Wait until it runs.
+    let resp = s
+        .client
+        .put(s.url("/v1/plugins/hello"))
+        .bearer_auth(&s.admin)
+        .body(std::fs::read(warden_fixtures::HELLO).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 201);
+    // A job spins in the only slot (the queue holds none).
+    let spin = json!({ "language": "js", "code": "() => { while (true) {} }", "config": { "limits": { "timeout": "3s" } } });
+    let (status, job) = s.post("/v1/jobs", &s.admin, spin).await;
+    assert_eq!(status, 202, "{job}");
+    let id = job["id"].as_str().unwrap().to_string();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let resp = s
-            .client
-            .post(s.url("/v1/execute"))
-            .bearer_auth(&s.admin)
-            .json(&json!({ "language": "js", "code": "() => 1" }))
-            .send()
-            .await
-            .unwrap();
-        if resp.status().as_u16() == 503 {
-            assert_eq!(resp.headers()["retry-after"], "1");
-            let body: serde_json::Value = resp.json().await.unwrap();
-            assert_eq!(code(&body), "BUSY", "{body}");
+        let (_, polled) = s.get(&format!("/v1/jobs/{id}"), &s.admin).await;
+        if polled["state"] == "running" {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "never busy");
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never running: {polled}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(first.await.unwrap(), 422, "the spinning call times out");
+    let resp = s
+        .client
+        .post(s.url("/v1/execute"))
+        .bearer_auth(&s.admin)
+        .json(&json!({ "language": "js", "code": "() => 1" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 503);
+    assert_eq!(resp.headers()["retry-after"], "1");
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(code(&body), "BUSY", "{body}");
+    // A plugin's run takes a slot like every execution.
+    let (status, body) = s
+        .post("/v1/plugins/hello/run", &s.admin, json!({ "input": {} }))
+        .await;
+    assert_eq!((status, code(&body)), (503, "BUSY"), "{body}");
+    // So does a new job.
+    let (status, body) = s
+        .post(
+            "/v1/jobs",
+            &s.admin,
+            json!({ "language": "js", "code": "() => 1" }),
+        )
+        .await;
+    assert_eq!((status, code(&body)), (503, "BUSY"), "{body}");
+    let (client, url, token) = (
+        s.client.clone(),
+        s.url(&format!("/v1/jobs/{id}")),
+        s.admin.clone(),
+    );
+    let finished = async move {
+        loop {
+            let v: serde_json::Value = client
+                .get(&url)
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if v["state"] != "running" {
+                return v;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let v = tokio::time::timeout(Duration::from_secs(20), finished)
+        .await
+        .expect("the spinning job ends");
+    assert_eq!(v["execution"]["error"]["code"], "TIMEOUT", "{v}");
     // Free again.
     let (status, _) = s.js("() => 1").await;
+    assert_eq!(status, 200);
+    let (status, _) = s
+        .post("/v1/plugins/hello/run", &s.admin, json!({ "input": {} }))
+        .await;
     assert_eq!(status, 200);
 }
 

@@ -68,7 +68,9 @@ async fn a_route_to_a_component_that_is_not_a_proxy_is_refused_at_start() {
     config.runtimes.python = false;
     config.runtimes.rust = None;
     config.runtimes.ebpf = None;
-    let e = warden_server::Server::bind(config.clone()).await.unwrap_err();
+    let e = warden_server::Server::bind(config.clone())
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("wasi:http/incoming-handler"), "{e}");
     // Without authentication, only on loopback.
     config.http_routes.clear();
