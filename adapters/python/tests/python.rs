@@ -133,6 +133,13 @@ async fn runaways_are_stopped() {
     .unwrap_err();
     assert_eq!(e.code(), ErrorCode::Timeout, "{e}");
     let bomb = "def run(i):\n    x = []\n    while True:\n        x.append(bytearray(10**6))";
+    // Its own timeout, far above what filling 96 MiB takes, so a loaded
+    // machine cannot turn the memory limit into a timeout.
+    let p = p.with_limits(Limits {
+        timeout: Duration::from_secs(20),
+        memory_bytes: 96 << 20,
+        ..Limits::default()
+    });
     let e = exec_with(p, bomb, "null").await.into_result().unwrap_err();
     assert_eq!(e.code(), ErrorCode::MemoryLimit, "{e}");
     assert_eq!(
