@@ -11,7 +11,9 @@ step() { printf '\n==> %s\n' "$*"; }
 # clang, llvm, wasi-libc, libclang-dev: QuickJS cross-compiled to wasm32-wasip2 for the JS engine.
 # libbpf-dev: bpf_helpers.h for C compiled to eBPF (warden-ebpf).
 # curl and jq: `make demo`'s server step calls `warden serve` as its users would.
-APT_PACKAGES=(pkg-config ca-certificates python3-venv clang llvm lld wasi-libc libclang-dev libbpf-dev curl jq)
+# nats-server (2.9, JetStream): the cluster's tests and scripts start their own
+# on a free loopback port.
+APT_PACKAGES=(pkg-config ca-certificates python3-venv clang llvm lld wasi-libc libclang-dev libbpf-dev curl jq nats-server)
 # Node.js and npm for @warden/node (its tests and its packed-install test;
 # llvm-objcopy, from llvm, strips the addon for packing): Debian's, unless a
 # node and an npm are there already (e.g. NodeSource's, whose nodejs ships npm).
